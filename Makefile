@@ -1,0 +1,76 @@
+# Every entry point of the project. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The newest Python >= 3.12 that runs (scripts/find-python), else python3.
+# Override with PYTHON=/path/to/python.
+PYTHON ?= $(shell scripts/find-python)
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifeq ($(PY_VERSION),)
+$(error PYTHON=$(PYTHON) does not run; set PYTHON to a working interpreter)
+endif
+$(info Using $(PYTHON) (Python $(PY_VERSION)))
+
+# One virtual environment per Python version, so 3.13 and 3.11 runs coexist.
+VENV := .venv/$(PY_VERSION)
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DOC8_VENV := .venv/doc8
+SPHINXOPTS ?= -W -n --keep-going
+BUILD := _build
+PORT ?= 8000
+UPSTREAM_PORT ?= 8001
+
+.PHONY: help venv html serve doctest lint test pytest run clean distclean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(STAMP)  ## Create the virtual environment for the chosen Python from requirements.txt
+
+$(DOC8_VENV)/.installed: requirements-doc8.txt
+	$(PYTHON) -m venv $(DOC8_VENV)
+	$(DOC8_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-doc8.txt
+	touch $@
+
+html: $(STAMP)  ## Build the site into _build/html (warnings are errors, every reference must resolve)
+	$(BIN)/sphinx-build -b html $(SPHINXOPTS) . $(BUILD)/html
+
+serve: $(STAMP)  ## Build and serve the site on http://127.0.0.1:8000 (PORT=...), rebuilding on save
+	$(BIN)/sphinx-autobuild --host 127.0.0.1 --port $(PORT) \
+	  --watch _ext --watch snippets --watch sampleproject \
+	  -b html -n . $(BUILD)/serve
+
+doctest: $(STAMP)  ## Run every doctest on every page against the sample project
+	$(BIN)/sphinx-build -b doctest $(SPHINXOPTS) . $(BUILD)/doctest
+
+lint: $(STAMP) $(DOC8_VENV)/.installed  ## ruff (lint and format), codespell, doc8
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/codespell
+	$(DOC8_VENV)/bin/doc8 --config pyproject.toml
+
+pytest: $(STAMP)  ## Run the pytest suite with the coverage gate (PYTEST_ARGS=... passes options)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: $(STAMP) $(DOC8_VENV)/.installed  ## Run every check: lint, html (fresh), doctest, pytest
+	$(MAKE) --no-print-directory lint PYTHON=$(PYTHON)
+	$(MAKE) --no-print-directory html PYTHON=$(PYTHON) SPHINXOPTS="$(SPHINXOPTS) -E"
+	$(MAKE) --no-print-directory doctest PYTHON=$(PYTHON)
+	$(MAKE) --no-print-directory pytest PYTHON=$(PYTHON)
+
+run: $(STAMP)  ## Run the sample project on http://127.0.0.1:8000 (PORT=...) with the fake upstream and the checker
+	$(BIN)/python -m sampleproject.devserver --port $(PORT) --upstream-port $(UPSTREAM_PORT)
+
+clean:  ## Remove build output and caches (keeps the virtual environments)
+	rm -rf $(BUILD) .coverage .coverage.* htmlcov .pytest_cache .ruff_cache
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
+
+distclean: clean  ## Also remove the virtual environments
+	rm -rf .venv

@@ -1,0 +1,89 @@
+"""Sphinx configuration for Async Django, executed.
+
+The source root is the repository root; ``include_patterns`` keeps the build to
+index.md, docs/ and tutorial/. Cross-references to Django and Python resolve from
+inventories committed under _inv/, so the build never needs the network (and the
+``_ext.offline`` extension makes sure of it).
+"""
+
+import sys
+from pathlib import Path
+
+import django
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+project = "Async Django, executed"
+author = "The Async Django, executed authors"
+copyright = "2026, the Async Django, executed authors"
+django_version = ".".join(map(str, django.VERSION[:3]))
+release = version = f"Django {django_version}"
+
+extensions = [
+    "_ext.offline",
+    "myst_parser",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.graphviz",
+    "sphinx_copybutton",
+    "sphinx_design",
+    "_ext.asyncdoctest",
+    "_ext.doctest_django",
+    "_ext.versionlabels",
+    "_ext.blockcheck",
+]
+
+root_doc = "index"
+include_patterns = ["index.md", "docs/**", "tutorial/**"]
+exclude_patterns = ["_build", ".venv", "**/steps/**"]
+templates_path = ["_templates"]
+html_static_path = ["_static"]
+source_suffix = {".md": "markdown"}
+
+# MyST: fenced directives plus the few Markdown extensions the pages use.
+myst_enable_extensions = ["colon_fence", "deflist", "substitution", "attrs_inline"]
+myst_heading_anchors = 3
+
+# Nitpicky: every reference must resolve (the Makefile passes -n -W).
+nitpicky = True
+
+# Intersphinx from committed inventories only: the second element is a local file.
+intersphinx_mapping = {
+    "django": (
+        "https://docs.djangoproject.com/en/6.1/",
+        str(ROOT / "_inv/django-6.1.inv"),
+    ),
+    "python": ("https://docs.python.org/3.13/", str(ROOT / "_inv/python-3.13.inv")),
+}
+intersphinx_timeout = 1
+
+# Doctests run against the sample project (see _ext/doctest_django.py).
+doctest_global_setup = """
+from _ext.doctest_django import django_before, setup_django
+setup_django()
+"""
+doctest_show_successes = False
+
+# Copy only what a reader types: not prompts, not output.
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+copybutton_remove_prompts = True
+
+graphviz_output_format = "svg"
+graphviz_dot_args = [
+    "-Gbgcolor=transparent",
+    "-Nfontname=sans-serif",
+    "-Efontname=sans-serif",
+    "-Gfontname=sans-serif",
+]
+
+html_theme = "furo"
+html_title = "Async Django, executed"
+html_css_files = ["site.css"]
+html_theme_options = {
+    "source_repository": "",
+    "navigation_with_keys": True,
+}
+pygments_style = "friendly"
+pygments_dark_style = "monokai"

@@ -1,0 +1,1 @@
+"""The status board app: services, their checks and their incidents."""

@@ -1,0 +1,46 @@
+"""Demo services for ``make run``, the doctests and the tests.
+
+Each one points at a named service of the fake upstream
+(:mod:`sampleproject.upstream`), so the board shows live data with nothing
+external running.
+"""
+
+from datetime import timedelta
+
+from sampleproject.board.models import Service
+
+DEMO_UPSTREAM = "http://127.0.0.1:8001"
+
+DEMO_SERVICES = [
+    # (name, slug, check interval in seconds)
+    ("Payments API", "payments", 10),
+    ("Search", "search", 15),
+    ("Login", "login", 10),
+    ("E-mail relay", "email", 30),
+]
+
+
+def demo_service(name: str, slug: str, interval: int, upstream: str) -> Service:
+    return Service(
+        name=name,
+        slug=slug,
+        url=f"{upstream}/svc/{slug}",
+        interval=timedelta(seconds=interval),
+        timeout=2.0,
+    )
+
+
+def seed(upstream: str = DEMO_UPSTREAM) -> list[Service]:
+    """Create the demo services that do not exist yet; return all of them."""
+    services = []
+    for name, slug, interval in DEMO_SERVICES:
+        wanted = demo_service(name, slug, interval, upstream)
+        service, _ = Service.objects.get_or_create(
+            slug=slug,
+            defaults={
+                field: getattr(wanted, field)
+                for field in ("name", "url", "interval", "timeout")
+            },
+        )
+        services.append(service)
+    return services

@@ -1,0 +1,28 @@
+"""``manage.py seed_demo``: create the demo services, pointing at the fake upstream."""
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import URLValidator
+
+from sampleproject.board.demo import DEMO_UPSTREAM, seed
+
+
+class Command(BaseCommand):
+    help = "Create the demo services (existing ones are left as they are)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--upstream",
+            default=DEMO_UPSTREAM,
+            help=f"Base URL of the fake upstream (default: {DEMO_UPSTREAM}).",
+        )
+
+    def handle(self, *args, upstream, **options):
+        try:
+            URLValidator(schemes=["http", "https"])(upstream)
+        except ValidationError:
+            raise CommandError(
+                f"--upstream must be an http(s) URL, got {upstream!r}"
+            ) from None
+        services = seed(upstream.rstrip("/"))
+        self.stdout.write(f"{len(services)} demo services ready.")

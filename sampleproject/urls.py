@@ -1,0 +1,9 @@
+"""The sample project's URL map."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("sampleproject.board.urls")),
+]

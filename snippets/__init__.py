@@ -1,0 +1,1 @@
+"""Runnable example modules shown on the site's pages, grouped like the pages."""

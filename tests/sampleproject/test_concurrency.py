@@ -1,0 +1,130 @@
+"""Many requests at once: correct answers, one incident per outage, no leaks."""
+
+import asyncio
+import os
+import sys
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import AsyncClient
+
+from sampleproject.board.models import Incident, Service
+from tests.sampleproject.conftest import service_on
+from tests.support.servers import free_port, running_server
+
+
+def make_services(count=5):
+    Service.objects.bulk_create(
+        [
+            Service(name=f"Service {n}", slug=f"s{n}", url=f"https://s{n}.example/")
+            for n in range(count)
+        ]
+    )
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_200_concurrent_asgi_requests(settings):
+    await sync_to_async(make_services)()
+    client = AsyncClient()
+    paths = ["/", "/api/summary/"] * 100
+    responses = await asyncio.gather(*(client.get(path) for path in paths))
+    assert [r.status_code for r in responses] == [200] * 200
+    for path, response in zip(paths, responses, strict=True):
+        if path == "/":
+            assert response.content.decode().count('class="tile ') == 5
+        else:
+            assert response.json() == {"services": 5, "enabled": 5}
+
+
+async def flip_concurrently(upstream, requests: int):
+    upstream.behaviours.set("flappy", status=500)
+    await sync_to_async(Service.objects.bulk_create)([service_on(upstream, "flappy")])
+    client = AsyncClient()
+    await client.aforce_login(await User.objects.acreate(username="ops"))
+    # Separate ASGI requests run their sync parts in separate threads, each with
+    # its own database connection: the inserts really race.
+    down = await asyncio.gather(
+        *(client.post("/api/check-all/") for _ in range(requests))
+    )
+    opened = sum(len(r.json()["incidents"]) for r in down)
+    upstream.behaviours.set("flappy", status=200)
+    up = await asyncio.gather(
+        *(client.post("/api/check-all/") for _ in range(requests))
+    )
+    closed = sum(len(r.json()["incidents"]) for r in up)
+    return opened, closed
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_concurrent_failures_open_exactly_one_incident(upstream):
+    opened, closed = await flip_concurrently(upstream, 20)
+    assert (opened, closed) == (1, 1)
+    incidents = await sync_to_async(list)(Incident.objects.all())
+    assert len(incidents) == 1
+    assert incidents[0].closed_at is not None
+
+
+@pytest.mark.needs_service("postgres")
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_concurrent_failures_on_postgresql(upstream):
+    assert connection.vendor == "postgresql"
+    opened, closed = await flip_concurrently(upstream, 40)
+    assert (opened, closed) == (1, 1)
+    assert await Incident.objects.acount() == 1
+
+
+SERVER_APP_NAME = "statusboard-test-server"
+
+
+def server_connections() -> int:
+    """Connections the server process holds (libpq sends PGAPPNAME as its name)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            [SERVER_APP_NAME],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.needs_service("postgres")
+@pytest.mark.django_db(transaction=True)
+def test_connections_do_not_grow_under_a_real_asgi_server():
+    make_services()
+    database = connection.settings_dict["NAME"]
+    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + database
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "sampleproject.asgi:application"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    base = f"http://127.0.0.1:{port}"
+
+    async def burst(count: int):
+        limits = httpx.Limits(max_connections=50)
+        async with httpx.AsyncClient(
+            base_url=base, limits=limits, timeout=30
+        ) as client:
+            responses = await asyncio.gather(
+                *(client.get("/api/summary/") for _ in range(count))
+            )
+        assert {r.status_code for r in responses} == {200}
+        assert responses[-1].json() == {"services": 5, "enabled": 5}
+
+    env = {
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "sampleproject.settings.test",
+        "PGAPPNAME": SERVER_APP_NAME,
+    }
+    with running_server(command, base + "/api/summary/", env=env):
+        asyncio.run(burst(300))
+        after_first = server_connections()
+        asyncio.run(burst(300))
+        after_second = server_connections()
+    pool_max = connection.settings_dict["OPTIONS"]["pool"]["max_size"]
+    # The pool caps what the server holds, and a second burst opens nothing new.
+    assert 1 <= after_first <= pool_max
+    assert after_second <= after_first

@@ -1,0 +1,51 @@
+"""What the built site contains, read from its HTML."""
+
+import re
+
+from tests.support.sphinx import ROOT
+
+
+def test_only_the_site_sources_become_pages(built_site):
+    pages = {
+        str(path.relative_to(built_site))
+        for path in built_site.rglob("*.html")
+        if not path.relative_to(built_site).parts[0].startswith("_")
+    }
+    assert {"index.html", "docs/quickstart.html"} <= pages
+    assert {"genindex.html", "search.html"} <= pages
+    allowed_roots = {"docs", "tutorial"}
+    strays = sorted(
+        p for p in pages if "/" in p and p.split("/")[0] not in allowed_roots
+    )
+    assert strays == []
+    assert not (built_site / "README.html").exists()
+
+
+def test_theme_and_extensions_are_wired(built_site):
+    html = (built_site / "docs" / "quickstart.html").read_text()
+    assert "furo" in html
+    assert "site.css" in html
+    assert "copybutton.js" in html
+    assert "sphinx-design" in html
+
+
+def test_copybutton_strips_prompts_and_output(built_site):
+    script = (built_site / "_static" / "copybutton.js").read_text()
+    # The configured prompt regexp, and "copy only prompt lines", "remove prompts".
+    assert r">>> |\\.\\.\\. |\\$ " in script
+    assert re.search(r"formatCopyText\(.*, true, true, true", script)
+
+
+def test_references_point_at_pinned_docs(built_site):
+    html = (built_site / "docs" / "quickstart.html").read_text()
+    assert (
+        'href="https://docs.djangoproject.com/en/6.1/ref/models/querysets/'
+        '#django.db.models.query.QuerySet.acount"'
+    ) in html
+    assert "docs.djangoproject.com/en/dev" not in html
+
+
+def test_dark_mode_rules_for_diagrams_ship(built_site):
+    css = (built_site / "_static" / "site.css").read_text()
+    assert css == (ROOT / "_static" / "site.css").read_text()
+    assert 'body[data-theme="dark"] .graphviz svg' in css

@@ -1,0 +1,42 @@
+"""The site's doctests run against the sample project, and a wrong output fails."""
+
+import re
+import shutil
+
+from tests.support.sphinx import ROOT, sphinx_build
+
+QUICKSTART = ROOT / "docs" / "quickstart.md"
+
+
+def copy_site(tmp_path, quickstart_text: str):
+    srcdir = tmp_path / "src"
+    (srcdir / "docs").mkdir(parents=True)
+    shutil.copy(ROOT / "index.md", srcdir / "index.md")
+    (srcdir / "docs" / "quickstart.md").write_text(quickstart_text)
+    # literalinclude paths on the page are relative: give the copy the code.
+    for code in ("snippets", "sampleproject"):
+        (srcdir / code).symlink_to(ROOT / code)
+    return srcdir
+
+
+def test_quickstart_doctests_pass_with_await(tmp_path):
+    srcdir = copy_site(tmp_path, QUICKSTART.read_text())
+    result = sphinx_build(srcdir, "doctest", confdir=ROOT)
+    assert result.returncode == 0, result.output + result.doctest_report
+    tries = int(re.search(r"(\d+) tests", result.doctest_report).group(1))
+    assert tries >= 5
+    assert "0 failures in tests" in result.doctest_report
+    assert ">>> await " in QUICKSTART.read_text()
+
+
+def test_an_edited_output_fails_the_build_at_its_line(tmp_path):
+    original = QUICKSTART.read_text()
+    wrong = original.replace(">>> search.name\n'Search'", ">>> search.name\n'Serch'")
+    assert wrong != original
+    srcdir = copy_site(tmp_path, wrong)
+    result = sphinx_build(srcdir, "doctest", confdir=ROOT)
+    assert result.returncode != 0
+    report = result.doctest_report
+    line = 1 + wrong.splitlines().index(">>> search.name")
+    assert f'quickstart.md", line {line}, in default' in report, report
+    assert "Expected:\n    'Serch'\nGot:\n    'Search'" in report

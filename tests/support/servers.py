@@ -1,0 +1,85 @@
+"""Start real servers for end-to-end tests, and always stop them.
+
+A server runs in its own process group on a free loopback port. The context
+manager waits until it answers, and on the way out terminates the whole group
+(sphinx-autobuild and uvicorn start children), killing it if it lingers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(
+    command: list[str],
+    ready_url: str,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    cwd: Path = ROOT,
+) -> Iterator[subprocess.Popen]:
+    """Run ``command`` until the block ends; yield once ``ready_url`` answers."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_until_ready(process, ready_url, timeout, log)
+            yield process
+        finally:
+            stop(process)
+
+
+def wait_until_ready(process, url: str, timeout: float, log) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            output = log.read().decode(errors="replace")
+            raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
+        try:
+            httpx.get(url, timeout=1.0)
+        except httpx.TransportError:
+            time.sleep(0.2)
+        else:
+            return
+    log.seek(0)
+    output = log.read().decode(errors="replace")
+    raise TimeoutError(f"{url} did not answer within {timeout} s:\n{output}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
