@@ -18,6 +18,10 @@ STAMP := $(VENV)/.installed
 DOC8_VENV := .venv/doc8
 SPHINXOPTS ?= -W -n --keep-going
 BUILD := _build
+# The 95% coverage gate needs every code path, the Redis and PostgreSQL ones
+# included, so it applies when DATABASE_URL and REDIS_URL are both set, as in
+# CI's service runs. Without them coverage is measured and reported, not gated.
+COVERAGE_GATE ?= $(if $(and $(DATABASE_URL),$(REDIS_URL)),95,0)
 PORT ?= 8000
 UPSTREAM_PORT ?= 8001
 
@@ -48,7 +52,7 @@ serve: $(STAMP)  ## Build and serve the site on http://127.0.0.1:8000 (PORT=...)
 	  -b html -n . $(BUILD)/serve
 
 doctest: $(STAMP)  ## Run every doctest on every page against the sample project
-	$(BIN)/sphinx-build -b doctest $(SPHINXOPTS) . $(BUILD)/doctest
+	$(BIN)/sphinx-build -b doctest $(SPHINXOPTS) . $(BUILD)/doctest-$(PY_VERSION)
 
 lint: $(STAMP) $(DOC8_VENV)/.installed  ## ruff (lint and format), codespell, doc8
 	$(BIN)/ruff check .
@@ -57,7 +61,7 @@ lint: $(STAMP) $(DOC8_VENV)/.installed  ## ruff (lint and format), codespell, do
 	$(DOC8_VENV)/bin/doc8 --config pyproject.toml
 
 pytest: $(STAMP)  ## Run the pytest suite with the coverage gate (PYTEST_ARGS=... passes options)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov-fail-under=$(COVERAGE_GATE) $(PYTEST_ARGS)
 
 test: $(STAMP) $(DOC8_VENV)/.installed  ## Run every check: lint, html (fresh), doctest, pytest
 	$(MAKE) --no-print-directory lint PYTHON=$(PYTHON)

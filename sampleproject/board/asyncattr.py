@@ -2,22 +2,24 @@
 
 Python cannot give one name both a sync and an async meaning: a call does not
 know whether its result will be awaited. So a library that offers both needs
-two names. The options, as Django weighed them:
+two names. Three ways were on the table for Django, and this module adds a
+fourth:
 
-- **A suffix**, ``cache.get_async(...)``: what DEP 0009 (2019) proposed, for
-  being the easiest mistake to spot in review (every ``await`` must meet an
-  ``_async``).
+- **A suffix**, ``cache.get_async(...)``: what DEP 0009 (2019) proposed. Ugly,
+  it said, but the easiest mistake to catch in review: every ``await`` must
+  meet an ``_async``.
 - **Separate async modules** with the same names, ``from
   django.core.cache_async import cache``: the alternative DEP 0009 rejected,
-  because a file that uses both kinds soon mixes them up.
-- **A prefix**, ``await cache.aget(...)``: what Django shipped instead, with
-  the async cache API of Django 4.0 and then the async ORM, and the convention
-  for every async variant since.
-- **A namespace attribute**, ``await cache.a.get(...)``: this module. The
+  by a small margin, because a file that uses both kinds soon loses track of
+  which one it calls.
+- **A prefix**, ``await cache.aget(...)``: what Django shipped, starting with
+  the async cache API of Django 4.0, whose release notes made ``a`` the prefix
+  for async variants generally; the async ORM (``aget``, ``asave``...) followed.
+- **A namespace attribute**, ``await notifier.a.send(...)``: this module. The
   method names stay the sync ones, and the ``a.`` sits right before the name,
   where review can match it with its ``await``. Like the prefix, it needs no
-  second module; unlike it, an object gets a whole async API from one line,
-  ``a = AsyncNamespace()``, even when it only has sync methods.
+  second module; unlike it, a class gets a whole async API from one line,
+  ``a = AsyncNamespace()``, even when it has only sync methods.
 
 ``obj.a.name`` resolves at each access:
 

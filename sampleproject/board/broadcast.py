@@ -17,6 +17,12 @@ Two implementations share one interface, :class:`Broadcaster`:
     ``PUBLISH``-es it in one atomic step: subscribers see ids in order, and
     whatever a live subscriber saw is in the history a resuming one reads.
 
+Both deliver to the subscribers of their own process the same way (the *local
+fan-out*): the in-memory one when an event is published, the Redis one when
+an event arrives from Redis. A process holds one Redis pub/sub connection per
+channel and event loop, however many browsers are subscribed: hundreds of
+server-sent event streams on one worker cost one connection, not hundreds.
+
 :func:`get_broadcaster` returns the process-wide instance: Redis when the
 ``BOARD_REDIS_URL`` setting (or, when that setting is absent, the ``REDIS_URL``
 environment variable) is a non-empty URL, in-memory otherwise.
@@ -39,14 +45,26 @@ while Redis reconnected, say) is noticed and filled in from the history.
 Without ``last_event_id``, the events published from the moment
 ``subscribe()`` is entered arrive.
 
+With Redis, "listening live" means that the process's shared subscription to
+the channel is confirmed by Redis: the first local subscriber of a channel
+opens it and waits for the confirmation (so do the ones that arrive
+meanwhile); a subscriber that joins it once it is live reads the history at
+once.
+
 Cancelling a pending ``__anext__`` (say, ``asyncio.wait_for`` to send an SSE
 keep-alive comment when nothing happened for a while) loses no event.
 
 Leaving the ``async with`` block, normally, by an exception, by cancellation
 (``CancelledError``) or by ``aclose()`` of an async generator wrapped around it
-(``GeneratorExit``), removes the subscriber: no queue, task or Redis connection
-is left behind. That is what happens when Django stops streaming to a browser
-that went away.
+(``GeneratorExit``), removes the subscriber: no queue or task is left behind,
+and when it was the last local subscriber of its channel (on its event loop),
+the shared Redis connection is closed before the block is left (or soon after,
+in the background, when a second cancellation interrupts the wait). That is
+what happens when Django stops streaming to a browser that went away.
+
+:meth:`Broadcaster.subscriber_count` counts the subscribers of this process;
+:meth:`RedisBroadcaster.redis_subscriptions` asks Redis how many connections
+(of every process) are subscribed to a channel.
 
 The resync marker: when gap-free delivery cannot be promised
 --------------------------------------------------------------
@@ -56,12 +74,11 @@ The iterator then yields one last event with ``kind == "resync"`` (see
 
 ``"overflow"``
     Slow-subscriber policy. Each subscriber has a bounded queue
-    (``queue_size``, 100 by default). A publisher never waits for a subscriber:
-    when a subscriber's queue is full, that subscriber is dropped on the spot
-    (its queued events are discarded and it no longer counts as a subscriber;
-    with Redis its connection goes when the ``async with`` block is left) and
-    its iterator yields the marker next. Publishers and other subscribers are not
-    slowed down.
+    (``queue_size``, 100 by default). Neither a publisher nor the Redis reader
+    ever waits for a subscriber: when a subscriber's queue is full, that
+    subscriber is dropped on the spot (its queued events are discarded and it
+    no longer counts as a subscriber) and its iterator yields the marker next.
+    Publishers and other subscribers are not slowed down.
 ``"gap"``
     ``last_event_id`` is older than the retained history (``history``, the last
     200 events per channel by default), so events in between are lost.
@@ -70,7 +87,9 @@ The iterator then yields one last event with ``kind == "resync"`` (see
     id comes from before a restart of an in-memory broadcaster or a Redis
     flush.
 ``"disconnected"``
-    Redis went away and redis-py's reconnection attempts failed.
+    Redis went away and redis-py's reconnection attempts failed. Every local
+    subscriber of the lost shared subscription gets it; the next subscriber
+    of the channel opens a new one.
 
 The marker's id is the newest id the subscription knew of when it gave up.
 The SSE view sends it like any other event; the browser reacts to ``resync`` by
@@ -90,9 +109,11 @@ holds no loop-bound object of its own and may be used from any loop and thread:
 - shared bookkeeping (ids, history, subscriber sets) sits behind a
   ``threading.Lock`` that is held only for short non-awaiting sections;
 - :class:`RedisBroadcaster` keeps one ``redis.asyncio`` client per running
-  event loop, created lazily on first use in that loop; entries of closed loops
-  are pruned. ``publish_sync`` on a loop that has no client yet (every
-  ``async_to_sync`` call under WSGI) uses a throwaway client and closes it.
+  event loop, created lazily on first use in that loop, and one shared pub/sub
+  subscription (connection and reader task) per channel and event loop;
+  entries of closed loops are pruned. ``publish_sync`` on a loop that has no
+  client yet (every ``async_to_sync`` call under WSGI) uses a throwaway client
+  and closes it.
 """
 
 from __future__ import annotations
@@ -106,6 +127,7 @@ import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import redis.asyncio
@@ -118,6 +140,8 @@ RESYNC = "resync"
 DEFAULT_HISTORY = 200
 DEFAULT_QUEUE_SIZE = 100
 DEFAULT_REDIS_PREFIX = "statusboard:"
+#: Per event loop, connections for publishing and reading history.
+DEFAULT_MAX_CONNECTIONS = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,12 +191,11 @@ class _Subscriber:
         self.limit = limit
         self.done = False
         self._drop = drop
-        # Redis only: the reader task, the pub/sub object, the cleanup task.
-        self.task: asyncio.Task | None = None
-        self.pubsub: Any = None
-        self.cleanup: asyncio.Task | None = None
+        # Redis only: the shared subscription it receives events from.
+        self.feed: _Feed | None = None
 
     def deliver(self, event: Event) -> None:
+        """Queue ``event``, or drop the subscriber when its queue is full."""
         if self.done:
             return
         if self.queue.qsize() >= self.limit:
@@ -309,9 +332,15 @@ class Broadcaster(abc.ABC):
         """
         return Subscription(self, channel, last_event_id)
 
-    @abc.abstractmethod
     async def subscriber_count(self, channel: str) -> int:
-        """How many subscriptions are listening to ``channel`` right now."""
+        """How many subscriptions of this process listen to ``channel`` right now.
+
+        Every event loop of this process counts; other processes do not (for
+        Redis, see :meth:`RedisBroadcaster.redis_subscriptions`). A subscription
+        counts from the moment it starts entering its ``async with`` block until
+        it leaves it or ends (after a resync marker, or :meth:`close`).
+        """
+        return len(self._local_subscribers(channel))
 
     def publish_sync(
         self, channel: str, data: dict[str, Any], kind: str = "update"
@@ -338,22 +367,25 @@ class Broadcaster(abc.ABC):
             subscribers = [s for group in self._subscribers.values() for s in group]
         for subscriber in subscribers:
             self._dispatch(subscriber, subscriber.end, _CLOSED)
-        await self._release(subscribers)
+        await self._release()
 
     @abc.abstractmethod
-    async def _release(self, subscribers: list[_Subscriber]) -> None:
+    async def _release(self) -> None:
         """Free what the implementation holds once closed."""
 
-    # Subscriber bookkeeping, shared by both implementations.
+    # The local fan-out: this process's subscribers, shared by both implementations.
 
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"{type(self).__name__} is closed")
 
-    def _register(self, subscriber: _Subscriber) -> None:
+    def _new_subscriber(self, channel: str) -> _Subscriber:
+        """A subscriber of this event loop, registered (it counts from now)."""
+        subscriber = _Subscriber(channel, self.queue_size, self._unregister)
         with self._lock:
             self._check_open()
-            self._subscribers.setdefault(subscriber.channel, set()).add(subscriber)
+            self._subscribers.setdefault(channel, set()).add(subscriber)
+        return subscriber
 
     def _unregister(self, subscriber: _Subscriber) -> None:
         with self._lock:
@@ -364,8 +396,25 @@ class Broadcaster(abc.ABC):
                     del self._subscribers[subscriber.channel]
 
     def _local_subscribers(self, channel: str) -> list[_Subscriber]:
+        """The registered subscribers of ``channel``, minus those of closed loops."""
         with self._lock:
-            return list(self._subscribers.get(channel, ()))
+            group = self._subscribers.get(channel)
+            if group is None:
+                return []
+            for subscriber in [s for s in group if s.loop.is_closed()]:
+                subscriber.done = True
+                group.discard(subscriber)
+            if not group:
+                del self._subscribers[channel]
+            return list(group)
+
+    def _fan_out(self, subscribers: Iterable[_Subscriber], event: Event) -> None:
+        """Hand ``event`` to each subscriber, in its own loop, without waiting.
+
+        :meth:`_Subscriber.deliver` applies the slow-subscriber policy.
+        """
+        for subscriber in subscribers:
+            self._dispatch(subscriber, subscriber.deliver, event)
 
     def _dispatch(self, subscriber: _Subscriber, method, item: object) -> None:
         """Call ``method(item)`` in the subscriber's own event loop."""
@@ -416,24 +465,19 @@ class InMemoryBroadcaster(Broadcaster):
             self._ids[channel] = event.id
             retained = self._retained.setdefault(channel, deque(maxlen=self.history))
             retained.append(event)
+            # Taken with the id: whoever registers later reads it in the history.
             subscribers = list(self._subscribers.get(channel, ()))
-        for subscriber in subscribers:
-            self._dispatch(subscriber, subscriber.deliver, event)
+        self._fan_out(subscribers, event)
         return event
 
-    async def subscriber_count(self, channel: str) -> int:
-        return len(self._local_subscribers(channel))
-
     async def _listen(self, channel: str) -> _Subscriber:
-        subscriber = _Subscriber(channel, self.queue_size, self._unregister)
-        self._register(subscriber)
-        return subscriber
+        return self._new_subscriber(channel)
 
     async def _unlisten(self, subscriber: _Subscriber) -> None:
         subscriber.done = True
         self._unregister(subscriber)
 
-    async def _release(self, subscribers: list[_Subscriber]) -> None:
+    async def _release(self) -> None:
         with self._lock:
             self._ids.clear()
             self._retained.clear()
@@ -462,14 +506,58 @@ return id
 """
 
 
+class _Feed:
+    """The shared Redis subscription to one channel, for one event loop.
+
+    It owns a pub/sub connection and the task that subscribes it, then reads it
+    and fans each event out to ``members``: the local subscribers (all of this
+    loop) that have not left yet. Only its own loop touches it, except for the
+    registry of feeds in :class:`RedisBroadcaster`, behind its lock.
+    """
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.loop = asyncio.get_running_loop()
+        self.members: set[_Subscriber] = set()
+        self.confirmed = asyncio.Event()  # Set when live, or when it failed.
+        self.error: BaseException | None = None
+        self._traceback: Any = None
+        self.abandoned = False
+        self.pubsub: Any = None
+        self.task: asyncio.Task | None = None
+
+    def fail(self, error: BaseException) -> None:
+        """Give up before being live: members waiting to listen get ``error``."""
+        if not self.confirmed.is_set():
+            self.error, self._traceback = error, error.__traceback__
+            self.confirmed.set()
+
+    def raise_error(self) -> None:
+        """Raise the error it failed with, if any, with its own traceback.
+
+        Every waiting member raises the same exception: reset the traceback
+        each time so that it does not grow with each of them (like asyncio).
+        """
+        if self.error is not None:
+            raise self.error.with_traceback(self._traceback)
+
+
 class RedisBroadcaster(Broadcaster):
     """Pub/sub through Redis, across processes.
 
     For a channel ``c`` it uses the keys ``{prefix}c:id`` (the id counter) and
     ``{prefix}c:history`` (the retained events) and the pub/sub channel
-    ``{prefix}c``. Each subscription holds one connection, with a reader task
-    that moves messages into the subscriber's bounded queue. Extra keyword
-    arguments go to ``redis.asyncio.Redis.from_url``.
+    ``{prefix}c``.
+
+    Per event loop, the local subscribers of a channel share one pub/sub
+    connection (a :class:`_Feed`), opened for the first of them and closed when
+    the last one leaves, with one reader task that fans messages out to their
+    bounded queues. Publishing, history reads and ``PUBSUB NUMSUB`` go through
+    the loop's client instead, whose blocking pool holds up to
+    ``max_connections`` connections: a burst of subscribers reading the history
+    waits for a free connection (up to ``pool_timeout`` seconds, then
+    ``redis.ConnectionError``) instead of opening one each. Extra keyword
+    arguments go to the connection pools (``redis.asyncio.ConnectionPool``).
     """
 
     def __init__(
@@ -480,15 +568,23 @@ class RedisBroadcaster(Broadcaster):
         history: int = DEFAULT_HISTORY,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         subscribe_timeout: float = 10.0,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        pool_timeout: float | None = 10.0,
         **client_options: Any,
     ) -> None:
         super().__init__(history=history, queue_size=queue_size)
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
         self.url = url
         self.prefix = prefix
         self.subscribe_timeout = subscribe_timeout
+        self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
         self._client_options = client_options
         # One client per event loop: redis.asyncio connections are loop-bound.
         self._clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
+        # The feed new subscribers join, per event loop and channel.
+        self._feeds: dict[tuple[asyncio.AbstractEventLoop, str], _Feed] = {}
 
     def pubsub_channel(self, channel: str) -> str:
         """The Redis pub/sub channel that carries ``channel``."""
@@ -498,8 +594,14 @@ class RedisBroadcaster(Broadcaster):
         """The Redis keys of ``channel``: its id counter and its history."""
         return f"{self.prefix}{channel}:id", f"{self.prefix}{channel}:history"
 
-    def _new_client(self):
-        return redis.asyncio.Redis.from_url(self.url, **self._client_options)
+    def _new_client(self, max_connections: int | None = None):
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            self.url,
+            max_connections=max_connections or self.max_connections,
+            timeout=self.pool_timeout,
+            **self._client_options,
+        )
+        return redis.asyncio.Redis.from_pool(pool)
 
     def _client(self):
         """This event loop's client, created on first use."""
@@ -527,7 +629,7 @@ class RedisBroadcaster(Broadcaster):
             return await self.publish(channel, data, kind)
         self._check_open()
         # A loop of its own (WSGI): it ends with this call, and so does the client.
-        client = self._new_client()
+        client = self._new_client(1)
         try:
             return await self._publish_with(client, channel, data, kind)
         finally:
@@ -543,8 +645,13 @@ class RedisBroadcaster(Broadcaster):
         event_id = await script(keys=list(self.keys(channel)), args=args)
         return Event(int(event_id), channel, data, kind)
 
-    async def subscriber_count(self, channel: str) -> int:
-        """Subscribers in every process (``PUBSUB NUMSUB``)."""
+    async def redis_subscriptions(self, channel: str) -> int:
+        """Connections of every process subscribed to ``channel`` (``PUBSUB NUMSUB``).
+
+        This process adds one per event loop that has local subscribers of
+        ``channel``, however many. Redis drops a closed connection's
+        subscriptions a moment after it closes.
+        """
         [(_, count)] = await self._client().pubsub_numsub(self.pubsub_channel(channel))
         return count
 
@@ -565,65 +672,113 @@ class RedisBroadcaster(Broadcaster):
         return int(newest or 0), [self._decode(channel, m) for m in messages]
 
     async def _listen(self, channel: str) -> _Subscriber:
-        self._check_open()
-        pubsub = self._client().pubsub()
+        subscriber = self._new_subscriber(channel)
+        key = (subscriber.loop, channel)
+        with self._lock:
+            for other in [other for other in self._feeds if other[0].is_closed()]:
+                del self._feeds[other]
+            feed = self._feeds.get(key)
+            if feed is None:
+                feed = self._feeds[key] = _Feed(channel)
+                feed.task = asyncio.create_task(self._run(feed))
+        feed.members.add(subscriber)
+        subscriber.feed = feed
         try:
-            await pubsub.subscribe(self.pubsub_channel(channel))
-            # Wait for Redis to confirm, so nothing published after the history
-            # is read can be missed.
-            async with asyncio.timeout(self.subscribe_timeout):
-                message = None
-                while message is None or message["type"] != "subscribe":
-                    message = await pubsub.get_message(timeout=None)
-            subscriber = _Subscriber(channel, self.queue_size, self._unregister)
-            self._register(subscriber)
+            # Live at once when the feed already is: nothing published after
+            # the history is read can be missed.
+            await feed.confirmed.wait()
+            feed.raise_error()
         except BaseException:
-            await pubsub.aclose()
+            await self._unlisten(subscriber)
             raise
-        subscriber.pubsub = pubsub
-        subscriber.task = asyncio.create_task(self._read(subscriber))
         return subscriber
-
-    async def _read(self, subscriber: _Subscriber) -> None:
-        """The reader task: pub/sub messages into the subscriber's queue."""
-        try:
-            while not subscriber.done:
-                message = await subscriber.pubsub.get_message(timeout=None)
-                if message is None or message["type"] != "message":
-                    continue  # Confirmations, e.g. after redis-py reconnected.
-                try:
-                    event = self._decode(subscriber.channel, message["data"])
-                except (ValueError, KeyError, TypeError):
-                    logger.warning("ignoring a foreign message: %r", message["data"])
-                    continue
-                subscriber.deliver(event)
-        except Exception:
-            logger.warning("lost the Redis subscription", exc_info=True)
-            subscriber.end(_Lost(None, "disconnected"))
 
     async def _unlisten(self, subscriber: _Subscriber) -> None:
         subscriber.done = True
         self._unregister(subscriber)
-        if subscriber.cleanup is None:
-            subscriber.cleanup = asyncio.create_task(self._dispose(subscriber))
-        # Shielded: a second cancellation must not leave the connection open.
-        await asyncio.shield(subscriber.cleanup)
+        feed = subscriber.feed
+        feed.members.discard(subscriber)
+        if not feed.members:
+            self._abandon(feed)
+        if feed.abandoned and not feed.task.done():
+            # Wait for the connection to close. A second cancellation stops
+            # the wait only: the task closes it anyway.
+            await asyncio.wait([feed.task])
 
-    async def _dispose(self, subscriber: _Subscriber) -> None:
-        subscriber.task.cancel()
-        try:
-            with contextlib.suppress(asyncio.CancelledError):
-                await subscriber.task
-        finally:
-            await subscriber.pubsub.aclose()
-
-    async def _release(self, subscribers: list[_Subscriber]) -> None:
-        loop = asyncio.get_running_loop()
-        for subscriber in subscribers:
-            if subscriber.loop is loop:
-                await self._unlisten(subscriber)
+    def _forget(self, feed: _Feed) -> None:
+        """Let the next subscriber of the channel open a feed of its own."""
         with self._lock:
+            key = (feed.loop, feed.channel)
+            if self._feeds.get(key) is feed:
+                del self._feeds[key]
+
+    def _abandon(self, feed: _Feed) -> None:
+        """Close the feed (in its own loop): its task closes the connection."""
+        if feed.abandoned:
+            return
+        feed.abandoned = True
+        self._forget(feed)
+        feed.members.clear()
+        feed.fail(RuntimeError(f"{type(self).__name__} is closed"))
+        feed.task.cancel()
+
+    async def _run(self, feed: _Feed) -> None:
+        """The feed's task: subscribe, then read until abandoned or disconnected."""
+        async with contextlib.AsyncExitStack() as connection:
+            try:
+                client = self._new_client(1)
+                connection.push_async_callback(client.aclose)
+                feed.pubsub = client.pubsub()
+                connection.push_async_callback(feed.pubsub.aclose)
+                await self._subscribe(feed)
+            except Exception as error:
+                self._forget(feed)
+                feed.fail(error)
+                return
+            feed.confirmed.set()
+            await self._read(feed)
+
+    async def _subscribe(self, feed: _Feed) -> None:
+        """Subscribe the feed's connection and wait for Redis to confirm."""
+        async with asyncio.timeout(self.subscribe_timeout):
+            await feed.pubsub.subscribe(self.pubsub_channel(feed.channel))
+            message = None
+            while message is None or message["type"] != "subscribe":
+                message = await feed.pubsub.get_message(timeout=None)
+
+    async def _read(self, feed: _Feed) -> None:
+        """Pub/sub messages to the feed's members, through the local fan-out."""
+        try:
+            while True:
+                message = await feed.pubsub.get_message(timeout=None)
+                if message is None or message["type"] != "message":
+                    continue  # Confirmations, e.g. after redis-py reconnected.
+                try:
+                    event = self._decode(feed.channel, message["data"])
+                except (ValueError, KeyError, TypeError):
+                    logger.warning("ignoring a foreign message: %r", message["data"])
+                    continue
+                self._fan_out(list(feed.members), event)
+        except Exception:
+            logger.warning("lost the Redis subscription", exc_info=True)
+            self._forget(feed)
+            for subscriber in list(feed.members):
+                subscriber.end(_Lost(None, "disconnected"))
+
+    async def _release(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            feeds, self._feeds = list(self._feeds.values()), {}
             clients, self._clients = self._clients, {}
+        for feed in feeds:
+            if feed.loop is loop:
+                self._abandon(feed)
+            else:
+                with contextlib.suppress(RuntimeError):  # A closed loop.
+                    feed.loop.call_soon_threadsafe(self._abandon, feed)
+        here = [feed.task for feed in feeds if feed.loop is loop]
+        if here:
+            await asyncio.wait(here)
         for client_loop, client in clients.items():
             if client_loop is loop:
                 await client.aclose()

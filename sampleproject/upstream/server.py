@@ -213,6 +213,11 @@ async def reset_server(host: str = LOOPBACK, port: int = 0) -> AsyncIterator[str
         for transport in list(open_transports):
             reset_transport(transport)
         await server.wait_closed()
+        # Before Python 3.12, wait_closed() does not wait for connections: let
+        # the aborted transports close their sockets before the caller goes on.
+        async with asyncio.timeout(1):
+            while open_transports:
+                await asyncio.sleep(0)
 
 
 class UpstreamThread:

@@ -6,6 +6,7 @@ deleted afterwards. Every wait has a timeout, so a bug fails instead of hanging.
 """
 
 import asyncio
+import contextlib
 import os
 import threading
 import uuid
@@ -29,6 +30,13 @@ from sampleproject.board.broadcast import (
 
 TIMEOUT = 5
 redis_only = pytest.mark.needs_service("redis")
+
+
+def redis_test(function):
+    """A test of RedisBroadcaster only: ``make`` makes Redis broadcasters."""
+    function = pytest.mark.asyncio(function)
+    function = pytest.mark.parametrize("make", ["redis"], indirect=True)(function)
+    return redis_only(function)
 
 
 @pytest_asyncio.fixture(
@@ -84,13 +92,31 @@ async def nothing_more(events):
         await asyncio.wait_for(anext(events), 0.2)
 
 
-async def wait_for_count(broadcaster, channel, expected):
-    """Poll: with Redis the server notices a closed connection a little later."""
+async def eventually(check):
+    """Poll ``await check()`` until it is true."""
     async with asyncio.timeout(TIMEOUT):
         while True:
-            if await broadcaster.subscriber_count(channel) == expected:
+            if await check():
                 return
             await asyncio.sleep(0.01)
+
+
+async def wait_for_count(broadcaster, channel, expected):
+    """Poll the local count: a subscriber may still be leaving, in another task."""
+
+    async def check():
+        return await broadcaster.subscriber_count(channel) == expected
+
+    await eventually(check)
+
+
+async def wait_for_redis(broadcaster, channel, expected):
+    """Poll PUBSUB NUMSUB: Redis notices a closed connection a little later."""
+
+    async def check():
+        return await broadcaster.redis_subscriptions(channel) == expected
+
+    await eventually(check)
 
 
 def other_tasks():
@@ -191,26 +217,39 @@ async def test_resume_during_a_stream_of_publishes(broadcaster):
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("last_event_id", [None, 1])
+@pytest.mark.parametrize("already_live", [0, 1], ids=["first", "joining"])
 async def test_publish_between_listening_and_reading_history(
-    broadcaster, monkeypatch, last_event_id
+    broadcaster, monkeypatch, last_event_id, already_live
 ):
-    """An event both in the live queue and in the history arrives once."""
+    """An event both in the live queue and in the history arrives once.
+
+    Whether the subscriber is the first of its channel or joins a (Redis:
+    shared) subscription that is already live.
+    """
     await broadcaster.publish("board", {"n": 1})
     await broadcaster.publish("board", {"n": 2})
     real_history = broadcaster._history
     raced = []
 
     async def racing_history(channel, after):
-        if not raced and broadcaster._local_subscribers(channel):
+        listening = len(broadcaster._local_subscribers(channel))
+        if not raced and listening > already_live:
             raced.append(await broadcaster.publish(channel, {"n": "racer"}))
         return await real_history(channel, after)
 
-    monkeypatch.setattr(broadcaster, "_history", racing_history)
-    async with broadcaster.subscribe("board", last_event_id) as events:
-        await broadcaster.publish("board", {"n": 4})
-        expected = list(range((last_event_id or 2) + 1, 5))
-        received = await take(events, len(expected))
-        await nothing_more(events)
+    async with contextlib.AsyncExitStack() as stack:
+        others = [
+            await stack.enter_async_context(broadcaster.subscribe("board", 2))
+            for _ in range(already_live)
+        ]
+        monkeypatch.setattr(broadcaster, "_history", racing_history)
+        async with broadcaster.subscribe("board", last_event_id) as events:
+            await broadcaster.publish("board", {"n": 4})
+            expected = list(range((last_event_id or 2) + 1, 5))
+            received = await take(events, len(expected))
+            await nothing_more(events)
+        for other in others:
+            assert [event.id for event in await take(other, 2)] == [3, 4]
     assert raced[0].id == 3
     assert [event.id for event in received] == expected
 
@@ -301,16 +340,20 @@ async def test_resume_from_unknown_id_resyncs(broadcaster):
 
 
 @pytest.mark.asyncio
-async def test_two_subscribers_both_get_events(broadcaster):
+async def test_two_subscribers_both_get_events(broadcaster, is_redis):
     async with (
         broadcaster.subscribe("board") as first,
         broadcaster.subscribe("board") as second,
     ):
         assert await broadcaster.subscriber_count("board") == 2
+        if is_redis:  # One shared connection.
+            assert await broadcaster.redis_subscriptions("board") == 1
         sent = [await broadcaster.publish("board", {"n": n}) for n in range(3)]
         assert await take(first, 3) == sent
         assert await take(second, 3) == sent
-    await wait_for_count(broadcaster, "board", 0)
+    assert await broadcaster.subscriber_count("board") == 0
+    if is_redis:
+        await wait_for_redis(broadcaster, "board", 0)
 
 
 @pytest.mark.asyncio
@@ -378,10 +421,11 @@ async def test_slow_subscriber_is_dropped_with_a_resync_marker(make, is_redis):
             for n in range(1, 6):
                 event = await broadcaster.publish("board", {"n": n})
                 assert await take(fast, 1) == [event]  # Never waits for `slow`.
-            if not is_redis:  # Dropped at once; Redis counts its connection.
-                assert await broadcaster.subscriber_count("board") == 1
+            assert await broadcaster.subscriber_count("board") == 1  # At once.
             assert await rest(slow) == [resync(4, "overflow")]
-        await wait_for_count(broadcaster, "board", 1)
+        assert await broadcaster.subscriber_count("board") == 1
+        if is_redis:  # Still subscribed, for `fast`.
+            assert await broadcaster.redis_subscriptions("board") == 1
         await broadcaster.publish("board", {"n": 6})
         assert [event.id for event in await take(fast, 1)] == [6]
 
@@ -476,49 +520,81 @@ def test_bounds_must_be_positive(options):
         InMemoryBroadcaster(**options)
 
 
-# In-memory only: subscribers on other event loops.
+# Subscribers on other event loops.
 
 
 @pytest.mark.asyncio
-async def test_memory_subscriber_on_a_closed_loop_is_dropped():
+async def test_memory_subscriber_on_a_closed_loop_is_dropped_by_publish():
     broadcaster = InMemoryBroadcaster()
 
     async def subscribe_and_abandon():
         await broadcaster.subscribe("board").__aenter__()
 
     await asyncio.to_thread(asyncio.run, subscribe_and_abandon())
-    assert await broadcaster.subscriber_count("board") == 1
+    assert len(broadcaster._subscribers["board"]) == 1
     await broadcaster.publish("board", {})
-    assert await broadcaster.subscriber_count("board") == 0
+    assert broadcaster._subscribers == {}
 
 
 @pytest.mark.asyncio
-async def test_memory_close_reaches_subscribers_on_other_loops():
-    broadcaster = InMemoryBroadcaster()
+async def test_subscriber_on_a_closed_loop_no_longer_counts(broadcaster, is_redis):
+    async def subscribe_and_abandon():
+        await broadcaster.subscribe("board").__aenter__()
+
+    await asyncio.to_thread(asyncio.run, subscribe_and_abandon())
+    assert await broadcaster.subscriber_count("board") == 0
+    assert broadcaster._subscribers == {}
+    if is_redis:  # asyncio.run cancelled the reader task: it closed the connection.
+        await wait_for_redis(broadcaster, "board", 0)
+    async with broadcaster.subscribe("board") as events:
+        if is_redis:  # The closed loop's entry is gone.
+            assert list(broadcaster._feeds) == [(asyncio.get_running_loop(), "board")]
+        sent = await broadcaster.publish("board", {})
+        assert await take(events, 1) == [sent]
+
+
+@pytest.mark.asyncio
+async def test_close_reaches_subscribers_on_other_loops(broadcaster, is_redis):
     listening = threading.Event()
+    received = threading.Event()
     results = []
 
     async def listen():
         async with broadcaster.subscribe("board") as events:
             listening.set()
-            results.extend(await rest(events))
+            async for event in events:
+                results.append(event)
+                received.set()
 
     thread = threading.Thread(target=asyncio.run, args=(listen(),))
     thread.start()
-    await asyncio.to_thread(listening.wait, TIMEOUT)
-    await broadcaster.publish("board", {})
-    await broadcaster.close()
+    async with broadcaster.subscribe("board") as here:
+        assert await asyncio.to_thread(listening.wait, TIMEOUT)
+        assert await broadcaster.subscriber_count("board") == 2
+        if is_redis:  # One connection per event loop.
+            assert await broadcaster.redis_subscriptions("board") == 2
+        sent = await broadcaster.publish("board", {})
+        assert await asyncio.to_thread(received.wait, TIMEOUT)
+        await broadcaster.close()
+        assert await rest(here) == [sent]
     await asyncio.to_thread(thread.join, TIMEOUT)
     assert not thread.is_alive()
-    assert [event.id for event in results] == [1]
+    assert results == [sent]
+    if is_redis:
+        client = redis.asyncio.Redis.from_url(os.environ["REDIS_URL"])
+        channel = broadcaster.pubsub_channel("board")
+
+        async def released():
+            return await client.pubsub_numsub(channel) == [(channel.encode(), 0)]
+
+        await eventually(released)
+        await client.aclose()
 
 
 # Redis only.
 
 
-@redis_only
-@pytest.mark.parametrize("make", ["redis"], indirect=True)
-@pytest.mark.asyncio
+@redis_test
 async def test_redis_history_is_capped_and_atomic(make):
     broadcaster = make(history=3)
     for _ in range(5):
@@ -532,53 +608,72 @@ async def test_redis_history_is_capped_and_atomic(make):
     await client.aclose()
 
 
-@redis_only
-@pytest.mark.parametrize("make", ["redis"], indirect=True)
-@pytest.mark.asyncio
+@redis_test
 async def test_redis_ignores_foreign_messages(make):
     broadcaster = make()
     client = redis.asyncio.Redis.from_url(os.environ["REDIS_URL"])
     async with broadcaster.subscribe("board") as events:
         await client.publish(broadcaster.pubsub_channel("board"), "not json")
         await client.publish(broadcaster.pubsub_channel("board"), '{"id": 1}')
-        await events._subscriber.pubsub.ping()  # As redis-py's health checks do.
+        await events._subscriber.feed.pubsub.ping()  # As redis-py's health checks do.
         sent = await broadcaster.publish("board", {})
         assert await take(events, 1) == [sent]
     await client.aclose()
 
 
-@redis_only
-@pytest.mark.parametrize("make", ["redis"], indirect=True)
-@pytest.mark.asyncio
-async def test_redis_lost_connection_resyncs(make):
+@redis_test
+async def test_redis_lost_connection_ends_every_local_subscriber(make):
     broadcaster = make()
-    async with broadcaster.subscribe("board") as events:
+    async with contextlib.AsyncExitStack() as stack:
+        subscriptions = [
+            await stack.enter_async_context(broadcaster.subscribe("board"))
+            for _ in range(3)
+        ]
         await broadcaster.publish("board", {})
-        await take(events, 1)
+        for events in subscriptions:
+            await take(events, 1)
+        feed = subscriptions[0]._subscriber.feed
+        assert {events._subscriber.feed for events in subscriptions} == {feed}
 
         async def gone(**_):
             raise redis.ConnectionError("gone")
 
-        events._subscriber.pubsub.get_message = gone  # For the reader's next read.
+        feed.pubsub.get_message = gone  # For the reader's next read.
         second = await broadcaster.publish("board", {})
-        assert await rest(events) == [second, resync(2, "disconnected")]
-    await wait_for_count(broadcaster, "board", 0)
+        for events in subscriptions:
+            assert await rest(events) == [second, resync(2, "disconnected")]
+        assert await broadcaster.subscriber_count("board") == 0
+        # The lost subscription released its connection; a new subscriber
+        # opens a new one, while the others are still in their blocks.
+        await wait_for_redis(broadcaster, "board", 0)
+        async with broadcaster.subscribe("board", last_event_id=1) as events:
+            assert events._subscriber.feed is not feed
+            assert await broadcaster.redis_subscriptions("board") == 1
+            third = await broadcaster.publish("board", {})
+            assert await take(events, 2) == [second, third]
+    await wait_for_redis(broadcaster, "board", 0)
+    assert broadcaster._feeds == {}
+    assert other_tasks() == set()
 
 
-@redis_only
-@pytest.mark.parametrize("make", ["redis"], indirect=True)
-@pytest.mark.asyncio
+@redis_test
 async def test_redis_subscribe_timeout_releases_the_connection(make):
     broadcaster = make(subscribe_timeout=0)
-    with pytest.raises(TimeoutError):
+
+    async def enter():
         async with broadcaster.subscribe("board"):
             pass  # pragma: no cover
-    await wait_for_count(broadcaster, "board", 0)
+
+    # Both wait for the same subscription, and both get its error.
+    results = await asyncio.gather(enter(), enter(), return_exceptions=True)
+    assert [type(result) for result in results] == [TimeoutError, TimeoutError]
+    assert await broadcaster.subscriber_count("board") == 0
+    assert broadcaster._feeds == {}
+    assert other_tasks() == set()
+    await wait_for_redis(broadcaster, "board", 0)
 
 
-@redis_only
-@pytest.mark.parametrize("make", ["redis"], indirect=True)
-@pytest.mark.asyncio
+@redis_test
 async def test_redis_clients_of_closed_loops_are_pruned(make):
     broadcaster = make()
     await broadcaster.publish("board", {})
@@ -593,6 +688,225 @@ async def test_redis_clients_of_closed_loops_are_pruned(make):
     assert len(broadcaster._clients) == 2
     assert (await broadcaster.publish("board", {})).id == 3
     assert list(broadcaster._clients) == [asyncio.get_running_loop()]
+
+
+@redis_test
+async def test_redis_local_subscribers_share_one_connection(make):
+    """Hundreds of subscribers, one pub/sub connection, a small command pool."""
+    broadcaster = make(max_connections=4)
+    count = 500
+    entered = asyncio.Semaphore(0)
+    go = asyncio.Event()
+
+    async def listen():
+        async with broadcaster.subscribe("board") as events:
+            entered.release()
+            await go.wait()
+            return await take(events, 1)
+
+    tasks = [asyncio.create_task(listen()) for _ in range(count)]
+    async with asyncio.timeout(TIMEOUT * 4):
+        for _ in range(count):
+            await entered.acquire()
+    assert await broadcaster.subscriber_count("board") == count
+    assert await broadcaster.redis_subscriptions("board") == 1
+    assert len(broadcaster._feeds) == 1
+    sent = await broadcaster.publish("board", {"slug": "all"}, kind="check")
+    go.set()
+    async with asyncio.timeout(TIMEOUT * 4):
+        received = await asyncio.gather(*tasks)
+    assert received == [[sent]] * count
+    assert await broadcaster.subscriber_count("board") == 0
+    await wait_for_redis(broadcaster, "board", 0)
+    assert broadcaster._feeds == {}
+    assert other_tasks() == set()
+    # The next subscriber opens a new one.
+    async with broadcaster.subscribe("board", last_event_id=0) as events:
+        assert await broadcaster.redis_subscriptions("board") == 1
+        assert await take(events, 1) == [sent]
+
+
+@pytest.mark.asyncio
+async def test_joining_while_others_are_live_resumes(broadcaster, is_redis):
+    """A subscriber joins a busy (Redis: shared) subscription mid-stream."""
+
+    async def publisher():
+        for n in range(1, 41):
+            await broadcaster.publish("board", {"n": n})
+            await asyncio.sleep(0)
+
+    async with broadcaster.subscribe("board") as first:
+        task = asyncio.create_task(publisher())
+        assert [event.id for event in await take(first, 10)] == list(range(1, 11))
+        async with broadcaster.subscribe("board", last_event_id=5) as second:
+            if is_redis:
+                assert first._subscriber.feed is second._subscriber.feed
+                assert await broadcaster.redis_subscriptions("board") == 1
+            assert [e.id for e in await take(second, 35)] == list(range(6, 41))
+            await nothing_more(second)
+        await task
+        assert [e.id for e in await take(first, 30)] == list(range(11, 41))
+        await nothing_more(first)
+
+
+@pytest.mark.asyncio
+async def test_a_second_cancellation_while_leaving_leaves_nothing(
+    broadcaster, is_redis
+):
+    listening = asyncio.Event()
+
+    async def listen():
+        async with broadcaster.subscribe("board") as events:
+            listening.set()
+            async for _ in events:
+                pass  # pragma: no cover
+
+    task = asyncio.create_task(listen())
+    async with asyncio.timeout(TIMEOUT):
+        await listening.wait()
+    task.cancel()
+    await asyncio.sleep(0)  # Now leaving: with Redis, closing the connection.
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await broadcaster.subscriber_count("board") == 0
+
+    async def no_other_tasks():  # The connection closes in the background.
+        return other_tasks() == set()
+
+    await eventually(no_other_tasks)
+    if is_redis:
+        await wait_for_redis(broadcaster, "board", 0)
+        assert broadcaster._feeds == {}
+
+
+@pytest.fixture
+def gated_subscribe(monkeypatch):
+    """Hold RedisBroadcaster._subscribe until the returned event is set."""
+    gate = asyncio.Event()
+    real_subscribe = RedisBroadcaster._subscribe
+    calls = []
+
+    async def subscribe(self, feed):
+        calls.append(feed)
+        await gate.wait()
+        await real_subscribe(self, feed)
+
+    async def called():
+        return bool(calls)
+
+    monkeypatch.setattr(RedisBroadcaster, "_subscribe", subscribe)
+    gate.calls, gate.called = calls, called
+    return gate
+
+
+@redis_test
+async def test_redis_pending_subscribers_wait_for_one_confirmation(
+    make, gated_subscribe
+):
+    broadcaster = make()
+    entered = []
+
+    async def enter(name):
+        async with broadcaster.subscribe("board") as events:
+            entered.append(name)
+            return await take(events, 1)
+
+    first = asyncio.create_task(enter("first"))
+    second = asyncio.create_task(enter("second"))
+    await eventually(gated_subscribe.called)
+    assert await broadcaster.subscriber_count("board") == 2
+    assert len(gated_subscribe.calls) == 1  # One feed for both.
+    first.cancel()  # While it waits for the confirmation: the feed stays.
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert await broadcaster.subscriber_count("board") == 1
+    assert entered == []
+    gated_subscribe.set()
+
+    async def second_entered():
+        return entered == ["second"]
+
+    await eventually(second_entered)
+    assert await broadcaster.redis_subscriptions("board") == 1
+    sent = await broadcaster.publish("board", {})
+    async with asyncio.timeout(TIMEOUT):
+        assert await second == [sent]
+    assert entered == ["second"]
+    await wait_for_redis(broadcaster, "board", 0)
+    assert other_tasks() == set()
+
+
+@redis_test
+async def test_redis_cancelling_every_pending_subscriber_leaves_nothing(
+    make, gated_subscribe
+):
+    broadcaster = make()
+
+    async def enter():
+        async with broadcaster.subscribe("board"):
+            pass  # pragma: no cover
+
+    tasks = [asyncio.create_task(enter()) for _ in range(2)]
+    await eventually(gated_subscribe.called)
+    feed = gated_subscribe.calls[0]
+    for task in tasks:
+        task.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert [type(result) for result in results] == [asyncio.CancelledError] * 2
+    assert feed.task.done()
+    assert broadcaster._feeds == {}
+    assert await broadcaster.subscriber_count("board") == 0
+    assert other_tasks() == set()
+    gated_subscribe.set()
+    async with broadcaster.subscribe("board") as events:  # A new feed works.
+        assert events._subscriber.feed is not feed
+        sent = await broadcaster.publish("board", {})
+        assert await take(events, 1) == [sent]
+
+
+@redis_test
+async def test_redis_close_while_subscribing(make, gated_subscribe):
+    broadcaster = make()
+
+    async def enter():
+        async with broadcaster.subscribe("board"):
+            pass  # pragma: no cover
+
+    task = asyncio.create_task(enter())
+    await eventually(gated_subscribe.called)
+    await broadcaster.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await task
+    assert broadcaster._subscribers == {}
+    assert other_tasks() == set()
+
+
+@redis_test
+async def test_redis_close_skips_feeds_of_closed_loops(make):
+    """close() cannot reach a loop that has gone: nothing is left to do there."""
+    broadcaster = make()
+
+    async def subscribe_and_abandon():
+        await broadcaster.subscribe("board").__aenter__()
+
+    await asyncio.to_thread(asyncio.run, subscribe_and_abandon())
+    assert len(broadcaster._feeds) == 1
+    await broadcaster.close()
+    assert broadcaster._feeds == {}
+
+
+@redis_test
+async def test_redis_connection_pools(make):
+    broadcaster = make()
+    pool = broadcaster._client().connection_pool
+    assert isinstance(pool, redis.asyncio.BlockingConnectionPool)
+    assert pool.max_connections == broadcast.DEFAULT_MAX_CONNECTIONS
+    async with broadcaster.subscribe("board") as events:
+        assert events._subscriber.feed.pubsub.connection_pool is not pool
+    assert make(max_connections=3)._client().connection_pool.max_connections == 3
+    with pytest.raises(ValueError, match="max_connections"):
+        make(max_connections=0)
 
 
 # The process-wide instance.

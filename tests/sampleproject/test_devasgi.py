@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from sampleproject.board.models import Check, Service
+from sampleproject.board.signals import checks_recorded
 from sampleproject.devasgi import WithChecker, application
 from tests.sampleproject.conftest import service_on
 
@@ -27,14 +28,22 @@ async def test_lifespan_starts_and_stops_the_checker(upstream):
         if message["type"] == "lifespan.startup.complete":
             started.set()
 
+    recorded = asyncio.Event()
+
+    async def on_recorded(sender, **kwargs):
+        recorded.set()
+
+    checks_recorded.connect(on_recorded, dispatch_uid="test_devasgi")
     await inbox.put({"type": "lifespan.startup"})
     serving = asyncio.create_task(application({"type": "lifespan"}, inbox.get, send))
-    async with asyncio.timeout(10):
-        await started.wait()
-        while not await Check.objects.filter(service__slug="payments").aexists():
-            await asyncio.sleep(0.05)
-        await inbox.put({"type": "lifespan.shutdown"})
-        await serving
+    try:
+        async with asyncio.timeout(10):
+            await started.wait()
+            await recorded.wait()  # the embedded checker stored a round
+            await inbox.put({"type": "lifespan.shutdown"})
+            await serving
+    finally:
+        checks_recorded.disconnect(dispatch_uid="test_devasgi")
     assert [m["type"] for m in sent] == [
         "lifespan.startup.complete",
         "lifespan.shutdown.complete",

@@ -264,8 +264,7 @@ def test_a_child_that_ignores_sigterm_is_killed(tmp_path, monkeypatch, capsys):
             time.sleep(0.05)
         supervisor.stop_all()
         assert stubborn.returncode == -signal.SIGKILL
-        assert (
-            "a stubborn child did not stop in 0.5 s: killing it" in capsys.readouterr().err
-        )
+        warning = "a stubborn child did not stop in 0.5 s: killing it"
+        assert warning in capsys.readouterr().err
     finally:
         stop(stubborn)

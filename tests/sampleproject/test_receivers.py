@@ -6,6 +6,7 @@ path is tested end to end: tiles published, incidents e-mailed and logged.
 """
 
 import asyncio
+import contextlib
 import logging
 import threading
 from datetime import timedelta
@@ -13,6 +14,7 @@ from datetime import timedelta
 import django
 import pytest
 from asgiref.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
+from django.db import connections
 from django.utils import timezone
 
 from sampleproject.board import receivers
@@ -72,6 +74,17 @@ def recipients(settings):
 def board_log(caplog):
     caplog.set_level(logging.INFO, logger=LOGGER)
     return caplog
+
+
+@contextlib.asynccontextmanager
+async def thread_sensitive():
+    """What Django's ASGI handler wraps around a request, cleanup included."""
+    async with ThreadSensitiveContext():
+        try:
+            yield
+        finally:
+            # The context's thread goes away with it: so must its connections.
+            await sync_to_async(connections.close_all)()
 
 
 def ours(responses):
@@ -171,7 +184,7 @@ async def test_asend_runs_every_receiver_once(
 ):
     _, _, outcomes, changes = await sync_to_async(make_board)()
 
-    async with ThreadSensitiveContext():  # as Django's ASGI handler does
+    async with thread_sensitive():
         responses = await checks_recorded.asend(
             sender=Service, outcomes=outcomes, changes=changes
         )
@@ -228,7 +241,7 @@ async def test_a_mail_failure_is_logged_not_raised(
     use_smtp(settings, free_port())  # nothing listens there
     _, _, outcomes, changes = await sync_to_async(make_board)()
 
-    async with ThreadSensitiveContext():
+    async with thread_sensitive():
         responses = await checks_recorded.asend(
             sender=Service, outcomes=outcomes, changes=changes
         )

@@ -18,9 +18,16 @@ Redis (``REDIS_URL``): in-process pub/sub has no subscribers here.
 - SIGINT (Ctrl+C) or SIGTERM stops it gracefully: no new checks start, the
   checks in flight finish and are stored (for at most ``--grace`` seconds;
   after that, or at a second signal, they are cancelled), the shared client is
-  closed, and the command exits with status 0.
+  closed, and the command exits with status 0. A round is stored when its
+  slowest check ends, so a round cut short stores nothing.
 - ``--once`` checks every enabled service once and exits: for cron, scripts
   and tests. ``--max-rounds`` and ``--duration`` bound a continuous run.
+- Intervals shorter than a second count as one second.
+- The ORM (and every thread-sensitive ``sync_to_async`` call, the sync signal
+  receivers included) runs in one thread of the scheduler's own, in an
+  ``asgiref`` ``ThreadSensitiveContext``, as it would under Django's ASGI
+  handler. After each round its database connections are handled as at the
+  end of a request (``close_old_connections``); at the end they are closed.
 """
 
 from __future__ import annotations
@@ -91,7 +98,7 @@ class Scheduler:
         self._check = check
         self.semaphore = asyncio.Semaphore(concurrency)
         self.slots: dict[int, Slot] = {}
-        self.rounds_in_flight: dict[asyncio.Task, int] = {}
+        self.rounds_in_flight: set[asyncio.Task] = set()
         self.in_flight = 0  # checks holding the semaphore
         self.rounds = self.checks = self.ok = self.failed = 0
         self.skipped = self.abandoned = self.failed_rounds = 0
@@ -154,12 +161,12 @@ class Scheduler:
         task = asyncio.create_task(
             self.run_round(slots), name=f"runchecks round {self.rounds}"
         )
-        self.rounds_in_flight[task] = len(slots)
+        self.rounds_in_flight.add(task)
         task.add_done_callback(self._round_done)
         return task
 
     def _round_done(self, task: asyncio.Task) -> None:
-        self.rounds_in_flight.pop(task, None)
+        self.rounds_in_flight.discard(task)
         self._wake.set()  # Its services may be due again already.
 
     async def check_one(self, service: Service) -> Outcome | None:
@@ -181,7 +188,11 @@ class Scheduler:
         services = [slot.service for slot in slots]
         try:
             results = await asyncio.gather(*map(self.check_one, services))
-            done = [(s, o) for s, o in zip(services, results, strict=True) if o]
+            done = [
+                (service, outcome)
+                for service, outcome in zip(services, results, strict=True)
+                if outcome is not None
+            ]
             if not done:
                 return
             outcomes = [outcome for _, outcome in done]
@@ -320,7 +331,7 @@ def stop_on_signals(callback: Callable[[signal.Signals], None]) -> Iterator[bool
                 signal.signal(sig, previous[sig])
 
 
-def positive(value: float | None, option: str, *, zero: bool = False) -> None:
+def require_seconds(value: float | None, option: str, *, zero: bool = False) -> None:
     if value is None:
         return
     low_ok = value >= 0 if zero else value > 0
@@ -380,9 +391,9 @@ class Command(BaseCommand):
             raise CommandError(f"--concurrency must be at least 1, got {concurrency}")
         if max_rounds is not None and max_rounds < 1:
             raise CommandError(f"--max-rounds must be at least 1, got {max_rounds}")
-        positive(options["refresh"], "--refresh")
-        positive(options["grace"], "--grace", zero=True)
-        positive(options["duration"], "--duration")
+        require_seconds(options["refresh"], "--refresh")
+        require_seconds(options["grace"], "--grace", zero=True)
+        require_seconds(options["duration"], "--duration")
         if once and (max_rounds is not None or options["duration"] is not None):
             raise CommandError(
                 "--once checks every service once; it cannot be combined with"
