@@ -168,8 +168,11 @@ async def running_upstream(
 
 
 class _ResetAfterRequestLine(asyncio.Protocol):
-    def __init__(self, open_transports: set[asyncio.Transport]) -> None:
+    def __init__(
+        self, open_transports: set[asyncio.Transport], all_closed: asyncio.Event
+    ) -> None:
         self.open_transports = open_transports
+        self.all_closed = all_closed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -184,6 +187,8 @@ class _ResetAfterRequestLine(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open_transports.discard(self.transport)
+        if not self.open_transports:
+            self.all_closed.set()
 
 
 @contextlib.asynccontextmanager
@@ -198,10 +203,11 @@ async def reset_server(host: str = LOOPBACK, port: int = 0) -> AsyncIterator[str
     sock = loopback_listener(host, port)
     url = socket_url(sock)
     open_transports: set[asyncio.Transport] = set()
+    all_closed = asyncio.Event()
     loop = asyncio.get_running_loop()
     try:
         server = await loop.create_server(
-            lambda: _ResetAfterRequestLine(open_transports), sock=sock
+            lambda: _ResetAfterRequestLine(open_transports, all_closed), sock=sock
         )
     except BaseException:
         sock.close()
@@ -210,14 +216,16 @@ async def reset_server(host: str = LOOPBACK, port: int = 0) -> AsyncIterator[str
         yield url
     finally:
         server.close()
+        still_open = bool(open_transports)
+        all_closed.clear()
         for transport in list(open_transports):
             reset_transport(transport)
         await server.wait_closed()
-        # Before Python 3.12, wait_closed() does not wait for connections: let
-        # the aborted transports close their sockets before the caller goes on.
-        async with asyncio.timeout(1):
-            while open_transports:
-                await asyncio.sleep(0)
+        if still_open:
+            # Before Python 3.12, wait_closed() does not wait for connections:
+            # wait until the aborted transports have closed their sockets.
+            async with asyncio.timeout(1):
+                await all_closed.wait()
 
 
 class UpstreamThread:
