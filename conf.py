@@ -6,6 +6,7 @@ inventories committed under _inv/, so the build never needs the network (and the
 ``_ext.offline`` extension makes sure of it).
 """
 
+import doctest
 import sys
 from pathlib import Path
 
@@ -31,6 +32,7 @@ extensions = [
     "_ext.doctest_django",
     "_ext.versionlabels",
     "_ext.blockcheck",
+    "_ext.sourcequote",
 ]
 
 root_doc = "index"
@@ -63,6 +65,10 @@ from _ext.doctest_django import django_before, setup_django
 setup_django()
 """
 doctest_show_successes = False
+# Sphinx's default flags include IGNORE_EXCEPTION_DETAIL, which would accept any
+# message after the exception's name: a page shows Django's exact error text,
+# so the message must match too.
+doctest_default_flags = doctest.ELLIPSIS | doctest.DONT_ACCEPT_TRUE_FOR_1
 
 # Copy only what a reader types: not prompts, not output.
 copybutton_prompt_text = r">>> |\.\.\. |\$ "

@@ -89,16 +89,21 @@ def check_doctree(app, doctree) -> None:
         )
 
 
-def snippet_modules(snippets_dir: Path) -> set[str]:
-    return {
-        str(path.resolve())
+def snippet_modules(snippets_dir: Path) -> list[Path]:
+    return sorted(
+        path
         for path in snippets_dir.rglob("*.py")
         if path.name not in {"__init__.py", "conftest.py"}
-    }
+    )
 
 
-def orphans(snippets_dir: Path, included: set[str]) -> list[str]:
-    return sorted(snippet_modules(snippets_dir) - included)
+def orphans(snippets_dir: Path, included: set[str]) -> list[Path]:
+    """Snippet modules (as found under snippets_dir) that no page includes."""
+    return [
+        path
+        for path in snippet_modules(snippets_dir)
+        if str(path.resolve()) not in included
+    ]
 
 
 def check_orphans(app, env) -> None:
@@ -107,7 +112,7 @@ def check_orphans(app, env) -> None:
         return
     included = set().union(*env.blockcheck_included.values())
     for path in orphans(snippets_dir, included):
-        relative = Path(path).relative_to(Path(app.srcdir).resolve())
+        relative = path.relative_to(app.srcdir)
         logger.warning("snippet %s is included by no page (orphan)", relative)
 
 

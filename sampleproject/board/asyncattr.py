@@ -2,8 +2,8 @@
 
 Python cannot give one name both a sync and an async meaning: a call does not
 know whether its result will be awaited. So a library that offers both needs
-two names. Three ways were on the table for Django, and this module adds a
-fourth:
+two names. Four ways were on the table for Django; this module implements the
+one that was proposed and never shipped:
 
 - **A suffix**, ``cache.get_async(...)``: what DEP 0009 (2019) proposed. Ugly,
   it said, but the easiest mistake to catch in review: every ``await`` must
@@ -15,8 +15,10 @@ fourth:
 - **A prefix**, ``await cache.aget(...)``: what Django shipped, starting with
   the async cache API of Django 4.0, whose release notes made ``a`` the prefix
   for async variants generally; the async ORM (``aget``, ``asave``...) followed.
-- **A namespace attribute**, ``await notifier.a.send(...)``: this module. The
-  method names stay the sync ones, and the ``a.`` sits right before the name,
+- **A namespace attribute**, ``await cache.a.get(...)``: proposed on Django's
+  AsyncProject wiki page ("namespace things as cache.a.get"), implemented
+  here as ``await notifier.a.send(...)``. The method names stay the sync
+  ones, and the ``a.`` sits right before the name,
   where review can match it with its ``await``. Like the prefix, it needs no
   second module; unlike it, a class gets a whole async API from one line,
   ``a = AsyncNamespace()``, even when it has only sync methods.
@@ -24,8 +26,11 @@ fourth:
 ``obj.a.name`` resolves at each access:
 
 1. ``obj.aname`` when it is a coroutine function (an ``async def``, or a
-   ``sync_to_async`` wrapper): a native async variant always wins, so Django
-   objects keep their real ``aget``, ``asave``... ;
+   ``sync_to_async`` wrapper), or wraps one: a native async variant wins, so
+   Django objects keep their real ``aget``, ``asave``... A model manager
+   copies each ``QuerySet`` method as a plain function that returns the
+   coroutine (``Service.objects.acount`` is not a coroutine function), but
+   ``functools.wraps`` records the method it copies, and that one is;
 2. else ``obj.name`` itself when it is a coroutine function;
 3. else ``obj.name`` wrapped in :func:`asgiref.sync.sync_to_async`,
    thread-sensitive by default, as Django wraps its own sync code, so the
@@ -48,6 +53,8 @@ For objects you do not own, :func:`async_namespace` returns the same proxy::
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +69,22 @@ def is_async_callable(value: object) -> bool:
     if iscoroutinefunction(value):
         return True
     return callable(value) and iscoroutinefunction(type(value).__call__)
+
+
+def awaiting(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A coroutine function around ``function``, which returns a coroutine."""
+
+    @functools.wraps(function)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        result = function(*args, **kwargs)
+        if not inspect.isawaitable(result):
+            name = getattr(function, "__qualname__", repr(function))
+            raise TypeError(
+                f"{name}() returned {type(result).__name__}, not an awaitable"
+            )
+        return await result
+
+    return call
 
 
 class AsyncProxy:
@@ -83,6 +106,8 @@ class AsyncProxy:
         native = getattr(target, "a" + name, None)
         if native is not None and is_async_callable(native):
             return native
+        if native is not None and iscoroutinefunction(inspect.unwrap(native)):
+            return awaiting(native)
         try:
             attribute = getattr(target, name)
         except AttributeError:

@@ -173,3 +173,13 @@ async def test_on_a_model_instance_and_a_manager():
     await async_namespace(service).save()
 
     assert await async_namespace(Service.objects).count() == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_managers_native_method_is_found_through_its_wrapper():
+    # Service.objects.acount is a plain function returning QuerySet.acount()'s
+    # coroutine; the namespace must use it rather than wrap the sync count().
+    count = async_namespace(Service.objects).count
+    assert count.__wrapped__ == Service.objects.acount
+    assert await count() == 0

@@ -1,6 +1,7 @@
 """Many requests at once: correct answers, one incident per outage, no leaks."""
 
 import asyncio
+import json
 import os
 import sys
 
@@ -8,11 +9,14 @@ import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
+from django.core.asgi import get_asgi_application
 from django.db import connection
 from django.test import AsyncClient
+from django.utils.crypto import get_random_string
 
 from sampleproject.board.models import Incident, Service
 from tests.sampleproject.conftest import service_on
+from tests.support.asgi import StreamingGet
 from tests.support.servers import free_port, running_server
 
 
@@ -45,17 +49,28 @@ async def flip_concurrently(upstream, requests: int):
     await sync_to_async(Service.objects.bulk_create)([service_on(upstream, "flappy")])
     client = AsyncClient()
     await client.aforce_login(await User.objects.acreate(username="ops"))
-    # Separate ASGI requests run their sync parts in separate threads, each with
-    # its own database connection: the inserts really race.
-    down = await asyncio.gather(
-        *(client.post("/api/check-all/") for _ in range(requests))
-    )
-    opened = sum(len(r.json()["incidents"]) for r in down)
+    csrf = get_random_string(32)
+    headers = {
+        "Cookie": f"sessionid={client.cookies['sessionid'].value}; csrftoken={csrf}",
+        "X-CSRFToken": csrf,
+    }
+    # Straight to ASGIHandler, not through AsyncClient: the handler gives each
+    # request its own thread for sync code, each with its own database
+    # connection, so the incident inserts really race.
+    app = get_asgi_application()
+
+    async def check_all():
+        request = StreamingGet(app, "/api/check-all/", headers, method="POST")
+        async with request:
+            body = await request.read_to_end(limit=30)
+        assert request.status == 200, body
+        return json.loads(body)
+
+    down = await asyncio.gather(*(check_all() for _ in range(requests)))
+    opened = sum(len(report["incidents"]) for report in down)
     upstream.behaviours.set("flappy", status=200)
-    up = await asyncio.gather(
-        *(client.post("/api/check-all/") for _ in range(requests))
-    )
-    closed = sum(len(r.json()["incidents"]) for r in up)
+    up = await asyncio.gather(*(check_all() for _ in range(requests)))
+    closed = sum(len(report["incidents"]) for report in up)
     return opened, closed
 
 
@@ -79,7 +94,8 @@ async def test_concurrent_failures_on_postgresql(upstream):
     assert await Incident.objects.acount() == 1
 
 
-SERVER_APP_NAME = "statusboard-test-server"
+# Unique per run: only this test's server may count.
+SERVER_APP_NAME = f"statusboard-test-server-{os.getpid()}"
 
 
 def server_connections() -> int:

@@ -13,8 +13,9 @@ def copy_site(tmp_path, quickstart_text: str):
     (srcdir / "docs").mkdir(parents=True)
     shutil.copy(ROOT / "index.md", srcdir / "index.md")
     (srcdir / "docs" / "quickstart.md").write_text(quickstart_text)
-    # literalinclude paths on the page are relative: give the copy the code.
-    for code in ("snippets", "sampleproject"):
+    # literalinclude paths on the page are relative: give the copy the code,
+    # and the other pages that index.md links to.
+    for code in ("snippets", "sampleproject", "tests", "docs/internals"):
         (srcdir / code).symlink_to(ROOT / code)
     return srcdir
 
@@ -40,3 +41,16 @@ def test_an_edited_output_fails_the_build_at_its_line(tmp_path):
     line = 1 + wrong.splitlines().index(">>> search.name")
     assert f'quickstart.md", line {line}, in default' in report, report
     assert "Expected:\n    'Serch'\nGot:\n    'Search'" in report
+
+
+def test_an_edited_exception_message_fails_the_build(tmp_path):
+    # Sphinx ignores exception details by default; the site's conf.py does not.
+    original = QUICKSTART.read_text()
+    wrong = original.replace(
+        "SynchronousOnlyOperation: You cannot call this from an async context",
+        "SynchronousOnlyOperation: You cannot call this from a sync context",
+    )
+    assert wrong != original
+    result = sphinx_build(copy_site(tmp_path, wrong), "doctest", confdir=ROOT)
+    assert result.returncode != 0
+    assert "from a sync context" in result.doctest_report

@@ -1,8 +1,10 @@
 """Drive an ASGI application by hand, to watch a streamed response arrive.
 
 Django's AsyncClient waits for the whole response, which an endless event stream
-never finishes. :class:`StreamingGet` sends one GET, yields the body as it comes,
-and can play the browser going away (``http.disconnect``).
+never finishes, and it skips what ASGIHandler does per request (such as giving
+each request its own thread for sync code). :class:`StreamingGet` sends one
+request (a GET unless told otherwise) straight to the application, yields the
+body as it comes, and can play the browser going away (``http.disconnect``).
 """
 
 from __future__ import annotations
@@ -11,14 +13,23 @@ import asyncio
 
 
 class StreamingGet:
-    def __init__(self, app, path: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        app,
+        path: str,
+        headers: dict[str, str] | None = None,
+        *,
+        method: str = "GET",
+        body: bytes = b"",
+    ):
         self.app = app
+        self.request_body = body
         path, _, query = path.partition("?")
         self.scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
-            "method": "GET",
+            "method": method,
             "scheme": "http",
             "path": path,
             "raw_path": path.encode(),
@@ -39,7 +50,7 @@ class StreamingGet:
 
     async def __aenter__(self) -> StreamingGet:
         await self.incoming.put(
-            {"type": "http.request", "body": b"", "more_body": False}
+            {"type": "http.request", "body": self.request_body, "more_body": False}
         )
         self.task = asyncio.create_task(
             self.app(self.scope, self.incoming.get, self.send)
