@@ -82,10 +82,10 @@ class SourceObject(LiteralInclude):
             if path.is_relative_to(package_root)
             else path
         )
-        # literalinclude reads a leading "/" as the source root: give it a path
-        # relative to this page's directory instead.
-        page_dir = Path(self.env.doc2path(self.env.docname)).parent
-        self.arguments = [os.path.relpath(path, page_dir)]
+        # literalinclude reads a leading "/" as the source root, and joins the
+        # rest to it. Relative to the source root, not to the page: a page's
+        # directory may be a symbolic link, resolved before joining.
+        self.arguments = ["/" + os.path.relpath(path, self.env.srcdir)]
         self.options["pyobject"] = pyobject
         self.options["language"] = "python"
         release = f"{distribution} {installed_version(distribution)}"
