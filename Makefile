@@ -25,11 +25,11 @@ COVERAGE_GATE ?= $(if $(and $(DATABASE_URL),$(REDIS_URL)),95,0)
 PORT ?= 8000
 UPSTREAM_PORT ?= 8001
 
-.PHONY: help venv html serve doctest lint test pytest run clean distclean
+.PHONY: help venv html serve doctest lint test pytest run bench bench-quick clean distclean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
-	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,13 @@ test: $(STAMP) $(DOC8_VENV)/.installed  ## Run every check: lint, html (fresh), 
 
 run: $(STAMP)  ## Run the sample project on http://127.0.0.1:8000 (PORT=...) with the fake upstream and the checker
 	$(BIN)/python -m sampleproject.devserver --port $(PORT) --upstream-port $(UPSTREAM_PORT)
+
+bench: $(STAMP)  ## Measure request paths, middleware and bridges (under 10 min, quiet machine) into bench/results/
+	$(BIN)/python -m bench run
+
+bench-quick: $(STAMP)  ## Smoke-run the benchmarks (under 1 min) into _build/bench/quick.json
+	mkdir -p $(BUILD)/bench
+	$(BIN)/python -m bench run --quick --output $(BUILD)/bench/quick.json
 
 clean:  ## Remove build output and caches (keeps the virtual environments)
 	rm -rf $(BUILD) .coverage .coverage.* htmlcov .pytest_cache .ruff_cache

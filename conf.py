@@ -33,6 +33,7 @@ extensions = [
     "_ext.versionlabels",
     "_ext.blockcheck",
     "_ext.sourcequote",
+    "_ext.benchdata",
 ]
 
 root_doc = "index"
@@ -75,6 +76,9 @@ copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True
 copybutton_only_copy_prompt_lines = True
 copybutton_remove_prompts = True
+
+# Benchmark figures: the newest full run (see _ext/benchdata.py).
+benchdata_results_glob = "bench/results/full-*.json"
 
 graphviz_output_format = "svg"
 graphviz_dot_args = [

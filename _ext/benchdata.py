@@ -1,0 +1,469 @@
+"""Benchmark figures on the pages, taken from bench/ results at build time.
+
+The newest file matching ``benchdata_results_glob`` (by the run date it
+records; default ``bench/results/full-*.json``, relative to the configuration
+directory) is loaded once per build. No file, or a file this extension cannot
+read, stops the build with a message that says what to run.
+
+````md
+```{bench-table} request-paths
+```
+
+```{bench-environment}
+```
+
+The async view costs {bench}`request-paths/asgi-async-trivial/ratio` ...
+````
+
+``bench-table`` renders one group (``request-paths``, ``middleware`` or
+``bridges``) as a table. ``bench-environment`` renders the machine, the
+versions and the date of the run. The ``bench`` role renders one figure:
+``GROUP/CASE/FIELD`` with FIELD one of ``mean``, ``median``, ``stdev``,
+``min``, ``max`` (microseconds), ``cv`` (a percentage), ``n``, ``ratio``
+(to the group's baseline) or ``extra`` (a sync-only middleware chain minus the
+async-capable one, in microseconds); or a fact about the run:
+``machine/cpu_model``, ``software/django``, ``settings/processes``, ``date``...
+
+A figure whose coefficient of variation is above the run's threshold (5%), or
+a ratio or difference computed from one, carries a visible dagger whose
+tooltip says why; a table that has any says so under it. Outside the page
+named by ``benchdata_page``, the role's figure links to the label named by
+``benchdata_label``, where the run's machine and versions are shown.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+
+from docutils import nodes
+from sphinx import addnodes
+from sphinx.errors import SphinxError
+from sphinx.util.docutils import SphinxDirective, SphinxRole
+
+SCHEMA_VERSION = 1
+STAT_FIELDS = ("mean", "median", "stdev", "min", "max", "cv", "n")
+DERIVED_FIELDS = {"ratio": "ratio", "extra": "extra_us"}
+UNSTABLE = "coefficient of variation above {:.0%}: repeated runs disagree"
+DAGGER = "\u2020"
+NBSP = "\u00a0"
+TIMES = "\u00d7"
+
+
+class BenchDataError(SphinxError):
+    category = "Benchmark data error"
+
+
+# Loading.
+
+
+def find_results(pattern: str, confdir: str) -> tuple[Path, dict]:
+    full = pattern if Path(pattern).is_absolute() else str(Path(confdir) / pattern)
+    paths = sorted(glob.glob(full))
+    if not paths:
+        raise BenchDataError(
+            f"no benchmark results match {pattern!r}: the performance pages are"
+            " built from a full run. Run `make bench` on a quiet machine (it"
+            " writes bench/results/full-<time>.json), or point"
+            " benchdata_results_glob at a results file."
+        )
+    loaded = [(load(Path(path)), Path(path)) for path in paths]
+    data, path = max(loaded, key=lambda item: (item[0]["date"], str(item[1])))
+    return path, data
+
+
+def load(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BenchDataError(f"cannot read benchmark results {path}: {exc}") from None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise BenchDataError(
+            f"{path}: schema_version {version!r}, this extension reads"
+            f" {SCHEMA_VERSION}; rerun `make bench`"
+        )
+    missing = [
+        key
+        for key in ("date", "machine", "software", "settings", "groups")
+        if key not in data
+    ]
+    if missing:
+        raise BenchDataError(f"{path}: missing {', '.join(missing)}")
+    return data
+
+
+# The loaded results, by source directory: one build per process, but keyed
+# so that the environment (which is pickled) never carries them.
+_LOADED: dict[str, tuple[Path, dict]] = {}
+
+
+def on_builder_inited(app) -> None:
+    _LOADED[str(app.srcdir)] = find_results(
+        app.config.benchdata_results_glob, app.confdir
+    )
+
+
+# Formatting.
+
+
+def format_us(value: float) -> str:
+    digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
+    return f"{value:,.{digits}f}{NBSP}µs"
+
+
+def format_field(field: str, value) -> str:
+    if field == "cv":
+        return f"{value:.1%}"
+    if field == "n":
+        return str(value)
+    if field == "ratio":
+        return f"{value:.2f}{TIMES}"
+    return format_us(value)
+
+
+def format_memory(value: int | None) -> str:
+    return "unknown" if value is None else f"{value / 2**30:.0f}{NBSP}GiB"
+
+
+def figure_nodes(text: str, unstable: bool, threshold: float) -> list[nodes.Node]:
+    """The figure, followed by a dagger with a tooltip when it is unstable."""
+    result: list[nodes.Node] = [nodes.Text(text)]
+    if unstable:
+        marker = nodes.abbreviation(
+            DAGGER, DAGGER, explanation=UNSTABLE.format(threshold)
+        )
+        marker["classes"].append("bench-unstable")
+        result.append(marker)
+    return result
+
+
+class Data:
+    """The loaded results, with lookups that fail with a useful message."""
+
+    def __init__(self, env):
+        self.path, self.data = _LOADED[str(env.srcdir)]
+        self.threshold: float = self.data["settings"].get("cv_threshold", 0.05)
+
+    def group(self, name: str) -> dict:
+        groups = self.data["groups"]
+        if name not in groups:
+            raise LookupError(
+                f"no group {name!r} in {self.path.name}"
+                f" (it has: {', '.join(groups) or 'none'})"
+            )
+        return groups[name]
+
+    def case(self, group: str, name: str) -> dict:
+        cases = self.group(group)["cases"]
+        if name not in cases:
+            raise LookupError(
+                f"no case {name!r} in group {group!r} of {self.path.name}"
+                f" (it has: {', '.join(cases)})"
+            )
+        return cases[name]
+
+    def figure(self, group: str, name: str, field: str) -> tuple[str, bool]:
+        """The formatted figure and whether it is flagged as unstable."""
+        case = self.case(group, name)
+        if field in STAT_FIELDS:
+            return format_field(field, case["stats"][field]), case["unstable"]
+        if field in DERIVED_FIELDS:
+            derived = case.get(DERIVED_FIELDS[field])
+            if derived is None:
+                raise LookupError(f"case {group}/{name} has no {field!r} figure")
+            return format_field(field, derived["value"]), derived["unstable"]
+        raise LookupError(
+            f"unknown field {field!r}: use one of"
+            f" {', '.join((*STAT_FIELDS, *DERIVED_FIELDS))}"
+        )
+
+    def fact(self, path: list[str]) -> str:
+        if path == ["date"]:
+            return self.data["date"][:10]
+        if path == ["machine", "memory"]:
+            return format_memory(self.data["machine"].get("memory_bytes"))
+        value = self.data
+        for part in path:
+            if not isinstance(value, dict) or part not in value:
+                raise LookupError(f"no {'/'.join(path)!r} in {self.path.name}")
+            value = value[part]
+        if isinstance(value, dict | list):
+            raise LookupError(f"{'/'.join(path)!r} is not a single value")
+        return str(value)
+
+
+# The role.
+
+
+class BenchRole(SphinxRole):
+    def run(self):
+        data = Data(self.env)
+        self.env.note_dependency(str(data.path))
+        note_document(self.env)
+        path = self.text.strip().split("/")
+        try:
+            if path[0] in ("date", "machine", "software", "settings", "mode"):
+                figure = [nodes.Text(data.fact(path))]
+            elif len(path) == 3:
+                text, unstable = data.figure(*path)
+                figure = figure_nodes(text, unstable, data.threshold)
+            else:
+                raise LookupError("expected GROUP/CASE/FIELD, or machine/..., date")
+        except LookupError as exc:
+            message = self.inliner.reporter.error(
+                f"{{bench}}`{self.text}`: {exc.args[0]}", line=self.lineno
+            )
+            return [self.inliner.problematic(self.rawtext, self.rawtext, message)], [
+                message
+            ]
+        inline = nodes.inline("", "", *figure, classes=["bench-figure"])
+        config = self.env.config
+        if config.benchdata_label and self.env.docname != config.benchdata_page:
+            reference = addnodes.pending_xref(
+                "",
+                inline,
+                refdomain="std",
+                reftype="ref",
+                reftarget=config.benchdata_label,
+                refexplicit=True,
+                refwarn=True,
+                refdoc=self.env.docname,
+            )
+            return [reference], []
+        return [inline], []
+
+
+# The directives.
+
+
+def build_table(
+    title: str, header: list[str], rows: list[list[list[nodes.Node]]]
+) -> nodes.table:
+    table = nodes.table(classes=["bench-table"])
+    table += nodes.title(title, title)
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for _ in header:
+        group += nodes.colspec(colwidth=1)
+    head = nodes.thead()
+    group += head
+    head += _row([[nodes.Text(text)] for text in header])
+    body = nodes.tbody()
+    group += body
+    for row in rows:
+        body += _row(row)
+    return table
+
+
+def _row(cells: list[list[nodes.Node]]) -> nodes.row:
+    row = nodes.row()
+    for content in cells:
+        entry = nodes.entry()
+        entry += nodes.paragraph("", "", *content)
+        row += entry
+    return row
+
+
+class BenchTable(SphinxDirective):
+    required_arguments = 1
+    has_content = False
+
+    def run(self):
+        data = Data(self.env)
+        self.env.note_dependency(str(data.path))
+        note_document(self.env)
+        name = self.arguments[0]
+        builders = {
+            "request-paths": self.request_paths,
+            "middleware": self.middleware,
+            "bridges": self.bridges,
+        }
+        if name not in builders:
+            raise self.error(
+                f"unknown benchmark table {name!r}: use one of {', '.join(builders)}"
+            )
+        self.flagged = False
+        try:
+            table = builders[name](data)
+        except LookupError as exc:
+            raise self.error(f"bench-table {name}: {exc.args[0]}") from None
+        result = [table]
+        if self.flagged:
+            text = f" {UNSTABLE.format(data.threshold).capitalize()}; treat as rough."
+            result.append(
+                nodes.paragraph("", DAGGER + text, classes=["bench-unstable-note"])
+            )
+        return result
+
+    def cell(self, data: Data, group: str, name: str, field: str) -> list[nodes.Node]:
+        text, unstable = data.figure(group, name, field)
+        self.flagged |= unstable
+        return figure_nodes(text, unstable, data.threshold)
+
+    def spread(self, data: Data, group: str, name: str) -> list[nodes.Node]:
+        """``mean ± stdev``, flagged on the mean."""
+        mean = self.cell(data, group, name, "mean")
+        stdev, _ = data.figure(group, name, "stdev")
+        return [*mean, nodes.Text(f" ± {stdev}")]
+
+    def request_paths(self, data: Data) -> nodes.table:
+        group = "request-paths"
+        rows = []
+        for view in ("sync", "async"):
+            for handler, handler_name in (("wsgi", "WSGI"), ("asgi", "ASGI")):
+                row = [
+                    [nodes.Text(f"{view} view")],
+                    [nodes.literal(text=f"{handler_name}Handler")],
+                ]
+                for workload in ("trivial", "orm"):
+                    name = f"{handler}-{view}-{workload}"
+                    row.append(self.spread(data, group, name))
+                    row.append(self.cell(data, group, name, "ratio"))
+                rows.append(row)
+        header = [
+            "View",
+            "Handler",
+            "Trivial view, per request",
+            "Ratio",
+            "ORM read and template, per request",
+            "Ratio",
+        ]
+        title = (
+            "Time per request, mean ± standard deviation; ratio to a sync view via WSGI"
+        )
+        return build_table(title, header, rows)
+
+    def middleware(self, data: Data) -> nodes.table:
+        group = "middleware"
+        rows = [
+            [
+                [nodes.Text("0")],
+                self.spread(data, group, "none"),
+                self.spread(data, group, "none"),
+                [nodes.Text("—")],
+            ]
+        ]
+        for count in (1, 5, 10):
+            rows.append(
+                [
+                    [nodes.Text(str(count))],
+                    self.spread(data, group, f"sync-{count}"),
+                    self.spread(data, group, f"async-{count}"),
+                    self.cell(data, group, f"sync-{count}", "extra"),
+                ]
+            )
+        header = ["Middleware", "Sync-only", "Async-capable", "Sync-only costs more by"]
+        title = "An async view via ASGIHandler, per request, mean ± standard deviation"
+        return build_table(title, header, rows)
+
+    def bridges(self, data: Data) -> nodes.table:
+        group = "bridges"
+        rows = []
+        for name, case in data.group(group)["cases"].items():
+            rows.append(
+                [
+                    [nodes.Text(case["label"])],
+                    self.spread(data, group, name),
+                    self.cell(data, group, name, "median"),
+                    self.cell(data, group, name, "cv"),
+                ]
+            )
+        header = ["Call", "Mean ± standard deviation", "Median", "Variation"]
+        return build_table("Time per call", header, rows)
+
+
+class BenchEnvironment(SphinxDirective):
+    has_content = False
+
+    def run(self):
+        data = Data(self.env)
+        self.env.note_dependency(str(data.path))
+        note_document(self.env)
+        run = data.data
+        machine, software, settings = run["machine"], run["software"], run["settings"]
+        items = [
+            ("Date", f"{run['date']} ({run.get('mode', 'full')} run)"),
+            (
+                "Machine",
+                f"{machine['cpu_model']}, {machine['cpu_count']} cores,"
+                f" {format_memory(machine.get('memory_bytes'))} of memory",
+            ),
+            ("Kernel", machine.get("kernel", "unknown")),
+            (
+                "Software",
+                f"{software.get('python_implementation', 'CPython')}"
+                f" {software['python']}, Django {software['django']},"
+                f" asgiref {software['asgiref']}",
+            ),
+            (
+                "Repetitions",
+                f"{settings['processes']} processes per case, each measuring"
+                f" {settings['values']} values of about"
+                f" {settings['value_seconds'] * 1000:.0f}{NBSP}ms after a"
+                f" {settings['warmup_seconds'] * 1000:.0f}{NBSP}ms warm-up",
+            ),
+            ("Command", " ".join(run.get("command", []))),
+            ("Results file", f"bench/results/{data.path.name}"),
+        ]
+        if "duration_seconds" in run:
+            items.insert(6, ("Run time", f"{run['duration_seconds']:.0f}{NBSP}s"))
+        fields = nodes.field_list(classes=["bench-environment"])
+        for name, value in items:
+            field = nodes.field()
+            field += nodes.field_name(name, name)
+            body = nodes.field_body()
+            literal = name in ("Command", "Results file")
+            body += nodes.paragraph(
+                "", "", nodes.literal(text=value) if literal else nodes.Text(value)
+            )
+            field += body
+            fields += field
+        return [fields]
+
+
+# Rebuilding the pages that show figures when a newer results file appears.
+
+
+def note_document(env) -> None:
+    if not hasattr(env, "benchdata_docs"):
+        env.benchdata_docs = set()
+    env.benchdata_docs.add(env.docname)
+
+
+def on_env_get_outdated(app, env, added, changed, removed):
+    current = str(_LOADED[str(app.srcdir)][0])
+    previous = getattr(env, "benchdata_source", None)
+    env.benchdata_source = current
+    if previous is not None and previous != current:
+        return sorted(getattr(env, "benchdata_docs", set()))
+    return []
+
+
+def on_env_purge_doc(app, env, docname):
+    getattr(env, "benchdata_docs", set()).discard(docname)
+
+
+def on_env_merge_info(app, env, docnames, other):
+    if not hasattr(env, "benchdata_docs"):
+        env.benchdata_docs = set()
+    env.benchdata_docs |= getattr(other, "benchdata_docs", set())
+
+
+def setup(app):
+    app.add_config_value(
+        "benchdata_results_glob", "bench/results/full-*.json", "env", types=[str]
+    )
+    app.add_config_value(
+        "benchdata_page", "docs/performance/results", "env", types=[str]
+    )
+    app.add_config_value("benchdata_label", "bench-environment", "env", types=[str])
+    app.connect("builder-inited", on_builder_inited)
+    app.connect("env-get-outdated", on_env_get_outdated)
+    app.connect("env-purge-doc", on_env_purge_doc)
+    app.connect("env-merge-info", on_env_merge_info)
+    app.add_role("bench", BenchRole())
+    app.add_directive("bench-table", BenchTable)
+    app.add_directive("bench-environment", BenchEnvironment)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

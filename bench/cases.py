@@ -1,0 +1,138 @@
+"""What the harness measures: groups of cases, each a name and its parameters.
+
+Pure data, with no Django import, so the command line can list and check the
+cases before any worker starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Case:
+    group: str
+    name: str
+    label: str
+    # request-paths and middleware: "wsgi" or "asgi"; bridges: "bridge".
+    handler: str
+    view: str = ""  # "sync" or "async"
+    workload: str = ""  # "trivial" or "orm"
+    middleware: str = ""  # "sync" or "async"
+    middleware_count: int = 0
+    bridge: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.group}/{self.name}"
+
+    @property
+    def needs_db(self) -> bool:
+        return self.workload == "orm"
+
+    @property
+    def path(self) -> str:
+        """The URL the case requests."""
+        prefix = "services" if self.workload == "orm" else "trivial"
+        return f"/{prefix}/{self.view}/"
+
+    def params(self) -> dict:
+        fields = {
+            "handler": self.handler,
+            "view": self.view,
+            "workload": self.workload,
+            "middleware": self.middleware,
+            "middleware_count": self.middleware_count,
+            "bridge": self.bridge,
+        }
+        return {k: v for k, v in fields.items() if v or k == "middleware_count"}
+
+
+GROUPS = {
+    "request-paths": "Request paths through Django's handlers",
+    "middleware": "Middleware adaptation on the async path",
+    "bridges": "The bridges alone",
+}
+
+WORKLOADS = {"trivial": "trivial view", "orm": "ORM read and template render"}
+HANDLERS = {"wsgi": "WSGIHandler", "asgi": "ASGIHandler"}
+MIDDLEWARE_COUNTS = (1, 5, 10)
+BRIDGES = {
+    "sync-to-async-sensitive": "sync_to_async, thread-sensitive, one long-lived thread",
+    "sync-to-async-sensitive-new-context": (
+        "sync_to_async, thread-sensitive, first hop in a new ThreadSensitiveContext"
+    ),
+    "sync-to-async-insensitive": "sync_to_async, thread_sensitive=False",
+    "async-to-sync": "async_to_sync from a thread with no event loop",
+}
+
+
+def _cases() -> list[Case]:
+    cases = []
+    for workload, workload_label in WORKLOADS.items():
+        for handler, handler_label in HANDLERS.items():
+            for view in ("sync", "async"):
+                cases.append(
+                    Case(
+                        "request-paths",
+                        f"{handler}-{view}-{workload}",
+                        f"{view} view via {handler_label}, {workload_label}",
+                        handler,
+                        view=view,
+                        workload=workload,
+                    )
+                )
+    mw = dict(handler="asgi", view="async", workload="trivial")
+    cases.append(Case("middleware", "none", "no middleware", **mw))
+    for kind, kind_label in (("sync", "sync-only"), ("async", "async-capable")):
+        for count in MIDDLEWARE_COUNTS:
+            cases.append(
+                Case(
+                    "middleware",
+                    f"{kind}-{count}",
+                    f"{count} {kind_label} middleware",
+                    **mw,
+                    middleware=kind,
+                    middleware_count=count,
+                )
+            )
+    for name, label in BRIDGES.items():
+        cases.append(Case("bridges", name, label, "bridge", bridge=name))
+    return cases
+
+
+CASES = {case.key: case for case in _cases()}
+
+
+def baseline(case: Case) -> str | None:
+    """The case this one is given as a ratio to, within the same run."""
+    if case.group == "request-paths":
+        return f"wsgi-sync-{case.workload}"
+    if case.group == "middleware":
+        return "none"
+    return None
+
+
+def counterpart(case: Case) -> str | None:
+    """For a sync-only middleware case, the async-capable case it is compared to."""
+    if case.group == "middleware" and case.middleware == "sync":
+        return f"async-{case.middleware_count}"
+    return None
+
+
+def select(names: list[str] | None) -> list[Case]:
+    """The cases named by group (``bridges``) or key (``bridges/async-to-sync``).
+
+    Raises ``KeyError`` with the first unknown name.
+    """
+    if not names:
+        return list(CASES.values())
+    wanted: set[str] = set()
+    for name in names:
+        if name in GROUPS:
+            wanted.update(key for key, case in CASES.items() if case.group == name)
+        elif name in CASES:
+            wanted.add(name)
+        else:
+            raise KeyError(name)
+    return [case for key, case in CASES.items() if key in wanted]

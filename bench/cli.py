@@ -1,0 +1,344 @@
+"""``python -m bench run``: run the cases in worker processes and write JSON.
+
+Each case is measured by ``--processes`` fresh worker processes (see
+:mod:`bench.worker`), interleaved: every case's first process, then every
+case's second, and so on, so that a slow moment on the machine spreads over
+all cases instead of landing on one. Progress goes to stderr; a summary, with
+every figure whose coefficient of variation is above 5% flagged, goes to
+stdout; the results, every value of every process included, go to the JSON
+file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import environment, stats
+from bench.cases import GROUPS, Case, select
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_VERSION = 1
+PROFILES = {
+    "full": {"processes": 10, "values": 5, "value_seconds": 0.1, "warmup_seconds": 0.3},
+    "quick": {
+        "processes": 2,
+        "values": 2,
+        "value_seconds": 0.02,
+        "warmup_seconds": 0.05,
+    },
+}
+# A worker that has not finished after this long is stuck, not slow.
+WORKER_TIMEOUT_SECONDS = 120
+
+
+class BenchError(Exception):
+    """A failure reported as one line on stderr, with exit status 1."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line, not argparse's usage block: the options are in --help.
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 60:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 60, got {text}")
+    return value
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="run")
+    run = commands.add_parser(
+        "run",
+        help="measure and write the results as JSON",
+        description="Measure the cases and write the results as JSON.",
+    )
+    run.error = parser.error  # one-line errors here too
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: fewer processes and shorter values (under a minute)",
+    )
+    run.add_argument(
+        "--only",
+        nargs="+",
+        metavar="GROUP",
+        help=f"groups ({', '.join(GROUPS)}) or single cases (bridges/async-to-sync)",
+    )
+    run.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="where to write the JSON (default: bench/results/full-<UTC time>.json,"
+        " or _build/bench/quick.json with --quick)",
+    )
+    run.add_argument("--processes", type=count, help="worker processes per case")
+    run.add_argument("--values", type=count, help="values measured by each process")
+    run.add_argument(
+        "--value-seconds", type=seconds, help="about how long one value takes"
+    )
+    run.add_argument("--warmup-seconds", type=seconds, help="warm-up of each process")
+    return parser
+
+
+def default_output(mode: str, started: datetime) -> Path:
+    if mode == "quick":
+        return ROOT / "_build" / "bench" / "quick.json"
+    return ROOT / "bench" / "results" / f"full-{started:%Y%m%dT%H%M%SZ}.json"
+
+
+def check_writable(path: Path) -> None:
+    """Fail before a long run, not after it, if the results cannot be written."""
+    if path.is_dir():
+        raise BenchError(f"cannot write {path}: it is a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        raise BenchError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (
+        path.exists() and not os.access(path, os.W_OK)
+    ):
+        raise BenchError(f"cannot write {path}: permission denied")
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: the worker gets SIGKILL if the harness dies, however it dies."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class Workers:
+    """Starts one worker at a time and makes sure none outlives the harness."""
+
+    def __init__(self, env: dict):
+        self.env = env
+        self.current: subprocess.Popen | None = None
+
+    def run(self, args: list[str], what: str) -> str:
+        command = [sys.executable, "-m", "bench.worker", *args]
+        preexec = _die_with_parent if sys.platform == "linux" else None
+        self.current = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=preexec,  # safe: the harness has one thread
+        )
+        try:
+            out, err = self.current.communicate(timeout=WORKER_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise BenchError(
+                f"{what}: worker did not finish in {WORKER_TIMEOUT_SECONDS} s"
+            ) from None
+        finally:
+            if self.current is not None and self.current.poll() is None:
+                self.stop()
+        code, self.current = self.current.returncode, None
+        if code != 0:
+            lines = [line for line in err.splitlines() if line.strip()]
+            detail = lines[-1] if lines else f"exit status {code}"
+            raise BenchError(f"{what}: worker failed: {detail}")
+        return out
+
+    def stop(self) -> None:
+        process = self.current
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait()
+        self.current = None
+
+
+class Progress:
+    """One line per worker on stderr; rewritten in place on a terminal."""
+
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total, self.done, self.stream = total, 0, stream
+        self.tty = stream.isatty()
+        self.started = time.monotonic()
+
+    def show(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started
+        eta = ""
+        if self.done:
+            eta = f", about {elapsed / self.done * (self.total - self.done):.0f} s left"
+        line = f"[{self.done:>3}/{self.total}] {elapsed:5.0f} s{eta}  {text}"
+        if self.tty:
+            self.stream.write(
+                f"\r\033[K{line[: shutil.get_terminal_size().columns - 1]}"
+            )
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def step(self, text: str) -> None:
+        self.done += 1
+        self.show(text)
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    mode = "quick" if args.quick else "full"
+    settings = dict(PROFILES[mode])
+    for name in settings:
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
+    try:
+        cases = select(args.only)
+    except KeyError as exc:
+        raise BenchError(
+            f"unknown group or case {exc.args[0]!r} (groups: {', '.join(GROUPS)})"
+        ) from None
+    started = datetime.now(UTC)
+    output = args.output or default_output(mode, started)
+    if args.output is None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(output)
+
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    except OSError as exc:
+        raise BenchError(f"cannot create a temporary directory: {exc}") from None
+    env = dict(os.environ, BENCH_DB=str(tmp / "bench.sqlite3"), PYTHONPATH=str(ROOT))
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    workers = Workers(env)
+    total = len(cases) * settings["processes"] + 1
+    progress = Progress(total)
+    load_before = environment.load_average()
+    runs: dict[str, list] = {case.key: [] for case in cases}
+    try:
+        progress.show("preparing the database")
+        if any(case.needs_db for case in cases):
+            workers.run(["--prepare-db", env["BENCH_DB"]], "preparing the database")
+        progress.step("database ready")
+        for process in range(settings["processes"]):
+            for case in cases:
+                record = json.loads(workers.run(worker_args(case, settings), case.key))
+                record["process"] = process
+                runs[case.key].append(record)
+                mean = sum(record["values_us"]) / len(record["values_us"])
+                progress.step(
+                    f"{case.key} (process {process + 1}/{settings['processes']})"
+                    f" {mean:.1f} µs"
+                )
+    finally:
+        workers.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    progress.finish()
+
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "date": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "mode": mode,
+        "command": ["python", "-m", "bench", *argv],
+        "duration_seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
+        "machine": environment.machine(),
+        "load_average": {"before": load_before, "after": environment.load_average()},
+        "software": environment.software(),
+        "settings": {**settings, "cv_threshold": stats.CV_THRESHOLD},
+        "groups": group_results(cases, runs),
+    }
+    flagged = stats.add_summaries(results["groups"])
+    results["unstable_count"] = flagged
+    text = json.dumps(results, indent=1, ensure_ascii=False) + "\n"
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        raise BenchError(f"cannot write {output}: {exc.strerror}") from None
+    print_summary(results, output)
+    return 0
+
+
+def worker_args(case: Case, settings: dict) -> list[str]:
+    return [
+        case.key,
+        "--values",
+        str(settings["values"]),
+        "--value-seconds",
+        str(settings["value_seconds"]),
+        "--warmup-seconds",
+        str(settings["warmup_seconds"]),
+    ]
+
+
+def group_results(cases: list[Case], runs: dict) -> dict:
+    groups: dict = {}
+    for case in cases:
+        group = groups.setdefault(
+            case.group, {"title": GROUPS[case.group], "cases": {}}
+        )
+        group["cases"][case.name] = {
+            "label": case.label,
+            "params": case.params(),
+            "unit": "us",
+            "runs": runs[case.key],
+        }
+    return groups
+
+
+def print_summary(results: dict, output: Path) -> None:
+    threshold = results["settings"]["cv_threshold"]
+    for group in results["groups"].values():
+        print(group["title"])
+        for name, case in group["cases"].items():
+            s = case["stats"]
+            flag = "!" if case["unstable"] else " "
+            ratio = case.get("ratio")
+            ratio_text = f"  {ratio['value']:5.2f}x {ratio['of']}" if ratio else ""
+            print(
+                f" {flag} {name:<38} {s['mean']:9.1f} µs ± {s['stdev']:7.1f}"
+                f"  median {s['median']:9.1f}  CV {s['cv']:6.1%}{ratio_text}"
+            )
+    flagged = results["unstable_count"]
+    if flagged:
+        above = f"a coefficient of variation above {threshold:.0%}"
+        print(f"! {flagged} figure(s) with {above}")
+    print(f"wrote {output} in {results['duration_seconds']:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args, argv)
+    except BenchError as exc:
+        print(f"python -m bench: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\npython -m bench: interrupted; no results written", file=sys.stderr)
+        return 130

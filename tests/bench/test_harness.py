@@ -1,0 +1,309 @@
+"""The benchmark harness: its command line, its results file, its workers."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bench import cases, cli, environment, stats, worker
+from bench.settings import middleware_from_env
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--values", "2", "--value-seconds", "0.005", "--warmup-seconds", "0.005"]
+
+
+def bench(*args, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        **kwargs,
+    )
+
+
+# The command line refuses bad options with one line, never a traceback.
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--only", "nope"], "unknown group or case 'nope'"),
+        (["run", "--processes", "0"], "must be at least 1, got 0"),
+        (["run", "--values", "many"], "not a whole number: 'many'"),
+        (["run", "--value-seconds", "-1"], "must be above 0 and at most 60"),
+        (["run", "--warmup-seconds", "soon"], "not a number: 'soon'"),
+        (["run", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        ([], "the following arguments are required"),
+    ],
+)
+def test_bad_options_give_one_line_and_exit_2_or_1(args, message):
+    result = bench(*args)
+    assert result.returncode in (1, 2)
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr
+    assert result.stderr.startswith("python -m bench: error: ")
+
+
+def test_unknown_group_exits_1_before_any_worker_starts():
+    result = bench("run", "--only", "bridges", "versions")
+    assert result.returncode == 1
+    assert "unknown group or case 'versions'" in result.stderr
+    assert "bridges, middleware" not in result.stderr  # groups in their order
+    assert "request-paths, middleware, bridges" in result.stderr
+
+
+@pytest.mark.parametrize("where", ["missing-dir/out.json", "."])
+def test_unwritable_output_fails_before_running(tmp_path, where):
+    started = time.monotonic()
+    result = bench("run", "--output", str(tmp_path / where))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"python -m bench: error: cannot write {tmp_path}")
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 10
+
+
+def test_a_failing_worker_is_one_line_error():
+    workers = cli.Workers(dict(os.environ, PYTHONPATH=str(ROOT)))
+    with pytest.raises(cli.BenchError, match=r"^no-such: worker failed: .*invalid"):
+        workers.run(["no-such-case"], "no-such")
+    assert workers.current is None
+
+
+# A tiny run writes the documented JSON.
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    output = tmp_path_factory.mktemp("bench") / "tiny.json"
+    only = [
+        "request-paths/wsgi-sync-trivial",
+        "request-paths/asgi-async-orm",
+        "middleware/sync-1",
+        "middleware/async-1",
+        "bridges/async-to-sync",
+    ]
+    args = ["run", "--only", *only, "--processes", "2", *TINY, "--output", output]
+    result = bench(*map(str, args))
+    assert result.returncode == 0, result.stderr
+    return result, json.loads(output.read_text())
+
+
+def test_tiny_run_json_has_environment_and_every_value(tiny_run):
+    _, data = tiny_run
+    assert data["schema_version"] == cli.SCHEMA_VERSION
+    assert datetime.fromisoformat(data["date"].replace("Z", "+00:00")).tzinfo
+    assert data["mode"] == "full"
+    assert data["command"][:4] == ["python", "-m", "bench", "run"]
+    assert "--output" in data["command"]
+    machine = data["machine"]
+    assert machine["cpu_model"]
+    assert machine["cpu_count"] >= 1
+    assert machine["memory_bytes"] > 0
+    assert machine["kernel"].startswith("Linux")
+    software = data["software"]
+    assert software["python"] == ".".join(map(str, sys.version_info[:3]))
+    import asgiref
+    import django
+
+    assert software["django"] == django.__version__
+    assert software["asgiref"] == asgiref.__version__
+    assert data["settings"]["processes"] == 2
+    assert data["settings"]["cv_threshold"] == stats.CV_THRESHOLD
+    assert set(data["groups"]) == {"request-paths", "middleware", "bridges"}
+    for group in data["groups"].values():
+        for case in group["cases"].values():
+            assert [run["process"] for run in case["runs"]] == [0, 1]
+            for run in case["runs"]:
+                assert len(run["values_us"]) == 2
+                assert all(value > 0 for value in run["values_us"])
+                assert run["loops"] >= 1
+            assert case["stats"]["n"] == 4
+            assert case["unstable"] == (case["stats"]["cv"] > stats.CV_THRESHOLD)
+    assert data["unstable_count"] == sum(
+        case["unstable"]
+        for group in data["groups"].values()
+        for case in group["cases"].values()
+    )
+
+
+def test_tiny_run_ratios_and_differences(tiny_run):
+    _, data = tiny_run
+    paths = data["groups"]["request-paths"]["cases"]
+    assert paths["wsgi-sync-trivial"]["ratio"]["value"] == 1.0
+    # Its baseline (wsgi-sync-orm) was not run: no ratio rather than a wrong one.
+    assert "ratio" not in paths["asgi-async-orm"]
+    middleware = data["groups"]["middleware"]["cases"]
+    extra = middleware["sync-1"]["extra_us"]
+    assert extra["of"] == "async-1"
+    expected = middleware["sync-1"]["stats"]["mean"]
+    expected -= middleware["async-1"]["stats"]["mean"]
+    assert extra["value"] == pytest.approx(expected)
+
+
+def test_tiny_run_reports_progress_and_summary(tiny_run):
+    result, _ = tiny_run
+    assert "[ 11/11]" in result.stderr
+    assert "bridges/async-to-sync (process 2/2)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "wrote " in result.stdout
+    assert "async-to-sync" in result.stdout
+
+
+# Workers never outlive the harness.
+
+
+def children(pid):
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()]
+
+
+def start_long_run(tmp_path):
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "bench", "run", "--only", "bridges/async-to-sync"),
+            *("--processes", "1", "--values", "1", "--warmup-seconds", "30"),
+        ],
+        cwd=ROOT,
+        # A killed harness cannot remove its temporary directory: keep it here.
+        env=dict(os.environ, TMPDIR=str(tmp_path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        kids = children(process.pid)
+        if kids:
+            return process, kids[0]
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail("no worker started")
+
+
+def gone(pid, within=10.0):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":  # dead, waiting for its parent to reap it
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_ctrl_c_stops_the_worker_and_writes_nothing(tmp_path):
+    process, child = start_long_run(tmp_path)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=15)
+    assert process.returncode == 130
+    assert err.strip().splitlines()[-1] == (
+        "python -m bench: interrupted; no results written"
+    )
+    assert "Traceback" not in err
+    assert gone(child)
+    assert list(tmp_path.iterdir()) == []  # its temporary directory is removed
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_the_worker_dies_with_a_killed_harness(tmp_path):
+    process, child = start_long_run(tmp_path)
+    process.kill()
+    process.communicate(timeout=15)
+    assert gone(child)
+
+
+# The pieces, in process.
+
+
+def test_select_by_group_and_by_case():
+    assert [case.group for case in cases.select(["bridges"])] == ["bridges"] * 4
+    both = cases.select(["bridges/async-to-sync", "middleware/none"])
+    assert [case.key for case in both] == ["middleware/none", "bridges/async-to-sync"]
+    assert len(cases.select(None)) == len(cases.CASES) == 19
+    with pytest.raises(KeyError):
+        cases.select(["request-paths/nope"])
+
+
+def test_case_paths_and_parameters():
+    case = cases.CASES["request-paths/asgi-sync-orm"]
+    assert case.path == "/services/sync/"
+    assert case.needs_db
+    assert case.params() == {
+        "handler": "asgi",
+        "view": "sync",
+        "workload": "orm",
+        "middleware_count": 0,
+    }
+    assert cases.baseline(case) == "wsgi-sync-orm"
+    assert cases.counterpart(cases.CASES["middleware/sync-5"]) == "async-5"
+    assert cases.counterpart(cases.CASES["middleware/async-5"]) is None
+    assert cases.baseline(cases.CASES["bridges/async-to-sync"]) is None
+
+
+def test_summarize():
+    summary = stats.summarize([10.0, 12.0, 14.0])
+    assert summary["mean"] == 12.0
+    assert summary["median"] == 12.0
+    assert summary["stdev"] == 2.0
+    assert summary["cv"] == pytest.approx(2 / 12)
+    assert (summary["min"], summary["max"], summary["n"]) == (10.0, 14.0, 3)
+    assert stats.summarize([5.0])["stdev"] == 0.0
+    with pytest.raises(ValueError, match="no values"):
+        stats.summarize([])
+
+
+def test_derived_figures_are_flagged_when_an_input_is():
+    def case(*values):
+        return {"runs": [{"values_us": list(values)}]}
+
+    groups = {
+        "request-paths": {
+            "cases": {
+                "wsgi-sync-trivial": case(10.0, 10.1),
+                "asgi-sync-trivial": case(20.0, 30.0),
+            }
+        }
+    }
+    assert stats.add_summaries(groups) == 1
+    flagged = groups["request-paths"]["cases"]["asgi-sync-trivial"]
+    assert flagged["unstable"]
+    assert flagged["ratio"]["unstable"]
+    assert flagged["ratio"]["value"] == pytest.approx(25.0 / 10.05)
+    assert not groups["request-paths"]["cases"]["wsgi-sync-trivial"]["unstable"]
+
+
+def test_environment_parsing():
+    cpuinfo = "processor\t: 0\nmodel name\t: Example CPU @ 3.00GHz\n"
+    assert environment.cpu_model(cpuinfo) == "Example CPU @ 3.00GHz"
+    assert environment.memory_bytes("MemTotal:       1024 kB\n") == 1024 * 1024
+    assert environment.memory_bytes("") is None
+
+
+def test_calibrate_and_response_check():
+    assert worker.calibrate(elapsed_ns=1_000_000, requests=100, value_seconds=0.1) == (
+        10_000
+    )
+    assert worker.calibrate(elapsed_ns=10**9, requests=1, value_seconds=0.001) == 1
+    case = cases.CASES["request-paths/wsgi-sync-trivial"]
+    worker.check_response(case, ["200", b"ok"])
+    with pytest.raises(RuntimeError, match="answered 500, not 200"):
+        worker.check_response(case, ["500"])
+
+
+def test_settings_middleware_lists():
+    assert middleware_from_env("") == []
+    assert middleware_from_env("sync:2") == ["bench.middleware.SyncOnlyMiddleware"] * 2
+    assert middleware_from_env("async:1") == ["bench.middleware.AsyncCapableMiddleware"]
