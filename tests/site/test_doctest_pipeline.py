@@ -14,9 +14,12 @@ def copy_site(tmp_path, quickstart_text: str):
     shutil.copy(ROOT / "index.md", srcdir / "index.md")
     (srcdir / "docs" / "quickstart.md").write_text(quickstart_text)
     # literalinclude paths on the page are relative: give the copy the code,
-    # and the other pages that index.md links to.
-    for code in ("snippets", "sampleproject", "tests", "docs/internals"):
+    # the benchmark data, and the other pages that index.md links to.
+    for code in ("snippets", "sampleproject", "tests", "bench"):
         (srcdir / code).symlink_to(ROOT / code)
+    for other in (ROOT / "docs").iterdir():
+        if other.name != "quickstart.md":
+            (srcdir / "docs" / other.name).symlink_to(other)
     return srcdir
 
 
