@@ -35,9 +35,15 @@ class Tile:
     def state(self) -> str:
         return {True: "up", False: "down", None: "unknown"}[self.ok]
 
+    @property
+    def error_label(self) -> str:
+        """What went wrong, for people: "Timed out" rather than "timeout"."""
+        return Check.Error(self.error).label if self.error else ""
+
     def as_json(self) -> dict:
         data = asdict(self)
         data["state"] = self.state
+        data["error_label"] = self.error_label
         data["checked_at"] = self.checked_at.isoformat() if self.checked_at else None
         return data
 

@@ -184,7 +184,7 @@ def test_tiles_update_live_without_reload(board, browser, upstream):
 
         expect(tile).to_have_class(has_class("down"), timeout=UPDATE_TIMEOUT_MS)
         expect(tile).not_to_have_class(has_class("up"))
-        expect(tile.locator(".detail")).to_have_text("status (HTTP 500)")
+        expect(tile.locator(".detail")).to_have_text("Unexpected status (HTTP 500)")
         expect(tile.locator(".incident")).to_have_text("incident open")
 
     assert page.evaluate("window.marker") == 1  # the same document: no reload

@@ -31,6 +31,7 @@ def assert_dashboard(response):
     assert 'id="tile-search" data-slug="search" data-state="up"' in html
     assert "HTTP 200 in 42 ms" in html
     assert 'id="tile-bold" data-slug="bold" data-state="down"' in html
+    assert '<span class="detail">Timed out</span>' in html
     assert "&lt;b&gt;Bold&lt;/b&gt;" in html  # escaped, never markup
     assert "<b>Bold</b>" not in html
     assert html.count("incident open") == 1

@@ -146,6 +146,7 @@ def assert_tiles(events, outcomes):
         "ok": False,
         "status_code": 500,
         "error": "status",
+        "error_label": "Unexpected status",
         "latency_ms": 12.5,
         "checked_at": checked_at,
         "incident_open": True,

@@ -9,7 +9,7 @@
   function describe(tile) {
     if (tile.ok === null) return "not checked yet";
     if (tile.ok) return "HTTP " + tile.status_code + " in " + Math.round(tile.latency_ms) + " ms";
-    return tile.error + (tile.status_code ? " (HTTP " + tile.status_code + ")" : "");
+    return tile.error_label + (tile.status_code ? " (HTTP " + tile.status_code + ")" : "");
   }
 
   function update(tile) {
