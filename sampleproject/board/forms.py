@@ -3,22 +3,14 @@
 from datetime import timedelta
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from sampleproject.board.models import Service
-from sampleproject.board.urlsafety import UnsafeURL, check_url_syntax
-
-
-def validate_url_syntax(value: str) -> None:
-    # Syntax only (scheme, credentials, host, port): no DNS here, because form
-    # validation is sync. The view resolves the host with the async resolver.
-    try:
-        check_url_syntax(value)
-    except UnsafeURL as exc:
-        raise ValidationError(str(exc), code=exc.reason) from exc
+from sampleproject.board.urlsafety import validate_url_syntax
 
 
 class ServiceForm(forms.ModelForm):
+    # Syntax only (scheme, credentials, host, port): form validation is sync, so
+    # no DNS here; the view resolves the host with the async resolver.
     url = forms.URLField(
         label="URL",
         max_length=500,

@@ -40,7 +40,9 @@ API
 * :func:`check_url_syntax` (no DNS), :func:`check_address` (one address),
   :func:`resolve_and_check` (sync) and :func:`aresolve_and_check` (async, with
   ``loop.getaddrinfo``, which does not block the event loop).
-* :func:`validate_service_url`, a Django validator for the form or model field.
+* :func:`validate_service_url`, a Django validator for the form or model field,
+  and :func:`validate_url_syntax`, its DNS-free twin for forms validated in
+  async views.
 * :class:`GuardedTransport` and :class:`GuardedSyncTransport`, httpx transports
   that re-check every request, redirects included, before it is sent.
 
@@ -137,6 +139,7 @@ __all__ = [
     "check_url_syntax",
     "resolve_and_check",
     "validate_service_url",
+    "validate_url_syntax",
 ]
 
 SETTING = "BOARD_ALLOWED_TARGETS"
@@ -454,12 +457,25 @@ async def aresolve_and_check(
     return await _aresolve_host(host, port, allowed)
 
 
-def validate_service_url(value: str) -> None:
-    """Django validator: refuse URLs the board must not request."""
+def _as_validation_error(check, value: str) -> None:
     try:
-        resolve_and_check(value)
+        check(value)
     except UnsafeURL as exc:
         raise ValidationError(exc.message, code=exc.reason) from exc
+
+
+def validate_service_url(value: str) -> None:
+    """Django validator: refuse URLs the board must not request.
+
+    It resolves the host with the sync resolver, which blocks: from async code,
+    validate with :func:`validate_url_syntax`, then :func:`aresolve_and_check`.
+    """
+    _as_validation_error(resolve_and_check, value)
+
+
+def validate_url_syntax(value: str) -> None:
+    """Django validator for the URL's syntax alone (no DNS), safe in async views."""
+    _as_validation_error(check_url_syntax, value)
 
 
 # --- Connection-time enforcement -------------------------------------------------
