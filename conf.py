@@ -34,6 +34,7 @@ extensions = [
     "_ext.blockcheck",
     "_ext.sourcequote",
     "_ext.benchdata",
+    "_ext.tutorial",
 ]
 
 root_doc = "index"

@@ -36,13 +36,18 @@ def running_server(
     env: dict[str, str] | None = None,
     timeout: float = 60.0,
     cwd: Path = ROOT,
+    inherit_env: bool = True,
 ) -> Iterator[subprocess.Popen]:
-    """Run ``command`` until the block ends; yield once ``ready_url`` answers."""
+    """Run ``command`` until the block ends; yield once ``ready_url`` answers.
+
+    ``env`` adds to this process's environment, or replaces it when
+    ``inherit_env`` is false.
+    """
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             command,
             cwd=cwd,
-            env={**os.environ, **(env or {})},
+            env={**(os.environ if inherit_env else {}), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -1,0 +1,80 @@
+"""The replay harness catches a page that promises what the code does not do."""
+
+import pytest
+
+from tests.tutorial.replay import Replay, ReplayError
+
+
+def replay_page(tmp_path, text: str) -> Replay:
+    page = tmp_path / "01-page.md"
+    page.write_text("# Part\n\n" + text)
+    replay = Replay(tmp_path / "home", log=lambda line: None)
+    replay.run_part(page)
+    return replay
+
+
+def test_commands_run_in_order_and_cd_persists(tmp_path):
+    replay = replay_page(
+        tmp_path,
+        "```{tutorial-shell}\n$ mkdir board\n$ cd board\n$ pwd\n...board\n```\n",
+    )
+    assert replay.cwd == (tmp_path / "home" / "board").resolve()
+
+
+def test_wrong_output_fails_with_both_texts(tmp_path):
+    with pytest.raises(
+        ReplayError, match=r"(?s)printed:\nreal\n.*the page says:\npromised"
+    ):
+        replay_page(tmp_path, "```{tutorial-shell}\n$ echo real\npromised\n```\n")
+
+
+def test_unexpected_exit_status_fails(tmp_path):
+    with pytest.raises(ReplayError, match="exited with 1, the page expects 0"):
+        replay_page(tmp_path, "```{tutorial-shell}\n$ false\n```\n")
+
+
+def test_files_are_written_from_the_repository(tmp_path):
+    replay = replay_page(
+        tmp_path,
+        "```{tutorial-file} sampleproject/board/demo.py\n"
+        ":source: sampleproject/board/demo.py\n```\n",
+    )
+    written = (tmp_path / "home" / "sampleproject/board/demo.py").read_text()
+    # The fake upstream's port 8001 is remapped like every other port.
+    assert f"127.0.0.1:{replay.ports[8001]}" in written
+    assert "127.0.0.1:8001" not in written
+
+
+def test_servers_answer_on_remapped_ports_and_stop_after_the_part(tmp_path):
+    replay = replay_page(
+        tmp_path,
+        "```{tutorial-shell}\n:server: http://127.0.0.1:8000/\n"
+        "$ python -m http.server 8000 --bind 127.0.0.1\n```\n\n"
+        "```{tutorial-shell}\n"
+        '$ curl -s -o /dev/null -w "%{http_code}\\n" http://127.0.0.1:8000/\n200\n```\n',
+    )
+    import socket
+
+    with (
+        pytest.raises(ConnectionRefusedError),
+        socket.create_connection(("127.0.0.1", replay.ports[8000]), timeout=1),
+    ):
+        pass
+
+
+def test_a_server_that_dies_is_reported(tmp_path):
+    with pytest.raises(ReplayError, match="did not start"):
+        replay_page(
+            tmp_path,
+            "```{tutorial-shell}\n:server: http://127.0.0.1:8000/\n"
+            "$ python -c 'raise SystemExit(4)'\n```\n",
+        )
+
+
+def test_inherited_settings_do_not_leak_into_the_reader_shell(tmp_path, monkeypatch):
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "sampleproject.settings.test")
+    replay_page(
+        tmp_path,
+        "```{tutorial-shell}\n"
+        '$ echo "[${DJANGO_SETTINGS_MODULE:-unset}]"\n[unset]\n```\n',
+    )
