@@ -47,9 +47,7 @@ class TutorialFile(LiteralInclude):
     option_spec = options("source", "diff-from", "language")
 
     def run(self):
-        given = {
-            name: str(value or "").strip() for name, value in self.options.items()
-        }
+        given = {name: str(value or "").strip() for name, value in self.options.items()}
         try:
             step = file_step(self.arguments[0], given, self.lineno)
         except PageError as exc:
@@ -64,7 +62,19 @@ class TutorialFile(LiteralInclude):
             for block in node.findall(nodes.literal_block):
                 block["classes"].append("tutorial-file")
                 block["tutorial_destination"] = step.destination
+                if step.diff_from:
+                    relabel_diff(block, step.destination)
         return result
+
+
+def relabel_diff(block: nodes.literal_block, destination: str) -> None:
+    """Name both sides of a diff by the reader's path, not this machine's."""
+    lines = block.astext().split("\n")
+    if len(lines) > 1 and lines[0].startswith("--- ") and lines[1].startswith("+++ "):
+        lines[:2] = [f"--- {destination} (before)", f"+++ {destination} (after)"]
+        text = "\n".join(lines)
+        block.rawsource = text
+        block.children = [nodes.Text(text)]
 
 
 class TutorialShell(SphinxDirective):
@@ -74,9 +84,7 @@ class TutorialShell(SphinxDirective):
     )
 
     def run(self):
-        given = {
-            name: str(value or "").strip() for name, value in self.options.items()
-        }
+        given = {name: str(value or "").strip() for name, value in self.options.items()}
         try:
             step = shell_step(given, list(self.content), self.lineno)
         except PageError as exc:
@@ -94,8 +102,8 @@ class TutorialShell(SphinxDirective):
         if step.django is None:
             return [block]
         operator, (major, minor) = step.django
-        when = "and later" if operator == ">=" else "and earlier"
-        if operator == "<":
+        when = "and later" if operator == "since" else "and earlier"
+        if operator == "before":
             # "<6.0" is the supported release before it: 5.2 LTS here.
             major, minor = (major - 1, 2) if minor == 0 else (major, minor - 1)
         label = nodes.paragraph(

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 # Options each directive accepts, with a checker returning an error or "".
 SERVICES = ("postgres", "redis")
-VERSION_SPEC = re.compile(r"^(>=|<)(\d+)\.(\d+)$")
+# "since 6.0" or "before 6.0" (MyST reads options as YAML, where ">" is syntax).
+VERSION_SPEC = re.compile(r"^(since|before) (\d+)\.(\d+)$")
 
 FENCE = re.compile(
     r"^(?P<fence>`{3,})\{(?P<name>tutorial-file|tutorial-shell)\}"
@@ -79,7 +80,7 @@ class ShellStep:
     server: str = ""
     skip_reason: str = ""
     replay_env: dict[str, str] = field(default_factory=dict)
-    django: tuple[str, tuple[int, int]] | None = None
+    django: tuple[str, tuple[int, int]] | None = None  # ("since", (6, 0))
     exit_status: int = 0
     timeout: float = 60.0
     needs: str = ""
@@ -181,7 +182,7 @@ def shell_step(
         match = VERSION_SPEC.match(options["django"])
         if not match:
             raise PageError(
-                f":django: expects '>=6.0' or '<6.0', got {options['django']!r}"
+                f":django: expects 'since 6.0' or 'before 6.0', got {options['django']!r}"
             )
         step.django = (match[1], (int(match[2]), int(match[3])))
     if "exit" in options:

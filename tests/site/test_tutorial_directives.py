@@ -40,11 +40,12 @@ def test_steps_come_out_in_page_order():
 
 def test_options_are_read():
     text = page(
-        "```{tutorial-shell}\n:django: <6.0\n:exit: 1\n:timeout: 5\n:needs: redis\n"
+        "```{tutorial-shell}\n:django: before 6.0\n:exit: 1\n:timeout: 5\n"
+        ":needs: redis\n"
         ":replay-env: DELAY=10 N=2\n$ false\n```"
     )
     (step,) = parse_page(text)
-    assert step.django == ("<", (6, 0))
+    assert step.django == ("before", (6, 0))
     assert step.applies_to((5, 2))
     assert not step.applies_to((6, 1))
     assert (step.exit_status, step.timeout, step.needs) == (1, 5.0, "redis")
@@ -64,7 +65,7 @@ def test_options_are_read():
             "unknown tutorial-shell option",
         ),
         ("```{tutorial-shell}\noutput first\n$ x\n```", "output before any"),
-        ("```{tutorial-shell}\n:django: 6\n$ x\n```", "expects '>=6.0'"),
+        ("```{tutorial-shell}\n:django: >=6.0\n$ x\n```", "expects 'since 6.0'"),
         ("```{tutorial-shell}\n:needs: mysql\n$ x\n```", ":needs: accepts"),
         ("```{tutorial-shell}\n:server: http://example.com/\n$ x\n```", "127.0.0.1"),
         (
@@ -146,6 +147,8 @@ def test_diff_from_shows_the_change(tmp_path):
     assert result.returncode == 0, result.output
     html = (result.outdir / "index.html").read_text()
     assert '<span class="gi">+B = 2</span>' in html  # Pygments marks the new line
+    assert "app/models.py (before)" in html
+    assert str(tmp_path) not in html  # no path of the machine that built it
 
 
 def test_a_bad_block_fails_the_build(tmp_path):
@@ -161,9 +164,18 @@ def test_a_bad_block_fails_the_build(tmp_path):
 
 def test_version_blocks_are_labelled(tmp_path):
     block = (
-        "```{tutorial-shell}\n:django: <6.0\n$ python -m pip install Django~=5.2\n```"
+        "```{tutorial-shell}\n:django: before 6.0\n"
+        "$ python -m pip install Django~=5.2\n```"
     )
     src = write_project(tmp_path / "src", CONF, {"index.md": page(block)})
     result = sphinx_build(src, "html")
     assert result.returncode == 0, result.output
     assert "On Django 5.2 and earlier:" in (result.outdir / "index.html").read_text()
+
+
+def test_a_since_block_builds_and_says_so(tmp_path):
+    block = "```{tutorial-shell}\n:django: since 6.0\n$ python -m django --version\n```"
+    src = write_project(tmp_path / "src", CONF, {"index.md": page(block)})
+    result = sphinx_build(src, "html")
+    assert result.returncode == 0, result.output
+    assert "On Django 6.0 and later:" in (result.outdir / "index.html").read_text()

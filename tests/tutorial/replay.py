@@ -216,7 +216,7 @@ class Replay:
         try:
             stack.enter_context(
                 running_server(
-                    ["bash", "-c", f"exec {line}"],
+                    ["bash", "-c", line],  # the whole process group is stopped
                     url,
                     env=env,
                     inherit_env=False,
