@@ -72,7 +72,7 @@ test: $(STAMP) $(DOC8_VENV)/.installed  ## Run every check: lint, html (fresh), 
 run: $(STAMP)  ## Run the sample project on http://127.0.0.1:8000 (PORT=...) with the fake upstream and the checker
 	$(BIN)/python -m sampleproject.devserver --port $(PORT) --upstream-port $(UPSTREAM_PORT)
 
-bench: $(STAMP)  ## Measure request paths, middleware and bridges (under 10 min, quiet machine) into bench/results/
+bench: $(STAMP)  ## Measure paths, middleware, bridges, Django/asgiref versions, real servers (<10 min, quiet machine)
 	$(BIN)/python -m bench run
 
 bench-quick: $(STAMP)  ## Smoke-run the benchmarks (under 1 min) into _build/bench/quick.json

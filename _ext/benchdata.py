@@ -15,14 +15,22 @@ read, stops the build with a message that says what to run.
 The async view costs {bench}`request-paths/asgi-async-trivial/ratio` ...
 ````
 
-``bench-table`` renders one group (``request-paths``, ``middleware`` or
-``bridges``) as a table. ``bench-environment`` renders the machine, the
+``bench-table`` renders one group (``request-paths``, ``middleware``,
+``bridges``, ``versions`` or ``asgiref``) as a table. ``bench-plot`` renders a
+chart as inline SVG (``PLOTS`` names them; ``:alt:`` is required)::
+
+    ```{bench-plot} versions
+    :alt: The ratio of each path to a sync view via WSGI, Django 2.2 to 6.1
+    ```
+ ``bench-environment`` renders the machine, the
 versions and the date of the run. The ``bench`` role renders one figure:
 ``GROUP/CASE/FIELD`` with FIELD one of ``mean``, ``median``, ``stdev``,
 ``min``, ``max`` (microseconds), ``cv`` (a percentage), ``n``, ``ratio``
-(to the group's baseline) or ``extra`` (a sync-only middleware chain minus the
-async-capable one, in microseconds); or a fact about the run:
-``machine/cpu_model``, ``software/django``, ``settings/processes``, ``date``...
+(to the group's baseline), ``threads`` (threads started per request) or
+``extra`` (a sync-only middleware chain minus the async-capable one, in
+microseconds); or a fact about the run: ``machine/cpu_model``,
+``software/django``, ``settings/processes``, ``date``, or anything a suite
+recorded in a group: ``groups/asgiref/asgiref_bound/oldest``.
 
 A figure whose coefficient of variation is above the run's threshold (5%), or
 a ratio or difference computed from one, carries a visible dagger whose
@@ -38,9 +46,12 @@ import json
 from pathlib import Path
 
 from docutils import nodes
+from docutils.parsers.rst import directives
 from sphinx import addnodes
 from sphinx.errors import SphinxError
 from sphinx.util.docutils import SphinxDirective, SphinxRole
+
+from _ext import benchservers, svgplot
 
 SCHEMA_VERSION = 1
 STAT_FIELDS = ("mean", "median", "stdev", "min", "max", "cv", "n")
@@ -118,8 +129,10 @@ def format_field(field: str, value) -> str:
         return f"{value:.1%}"
     if field == "n":
         return str(value)
-    if field == "ratio":
+    if field in ("ratio", "factor"):
         return f"{value:.2f}{TIMES}"
+    if field == "threads":
+        return f"{value:g}"
     return format_us(value)
 
 
@@ -167,6 +180,8 @@ class Data:
     def figure(self, group: str, name: str, field: str) -> tuple[str, bool]:
         """The formatted figure and whether it is flagged as unstable."""
         case = self.case(group, name)
+        if case.get("unit") in benchservers.UNITS:  # the servers suite's cases
+            return benchservers.figure(group, name, case, field)
         if field in STAT_FIELDS:
             return format_field(field, case["stats"][field]), case["unstable"]
         if field in DERIVED_FIELDS:
@@ -174,9 +189,13 @@ class Data:
             if derived is None:
                 raise LookupError(f"case {group}/{name} has no {field!r} figure")
             return format_field(field, derived["value"]), derived["unstable"]
+        if field == "threads":
+            if "threads_per_request" not in case:
+                raise LookupError(f"case {group}/{name} has no thread count")
+            return format_field(field, case["threads_per_request"]), False
         raise LookupError(
             f"unknown field {field!r}: use one of"
-            f" {', '.join((*STAT_FIELDS, *DERIVED_FIELDS))}"
+            f" {', '.join((*STAT_FIELDS, *DERIVED_FIELDS, 'threads'))}"
         )
 
     def fact(self, path: list[str]) -> str:
@@ -186,11 +205,20 @@ class Data:
             return format_memory(self.data["machine"].get("memory_bytes"))
         value = self.data
         for part in path:
+            if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]  # groups/versions/series/0/python
+                continue
             if not isinstance(value, dict) or part not in value:
                 raise LookupError(f"no {'/'.join(path)!r} in {self.path.name}")
             value = value[part]
-        if isinstance(value, dict | list):
+        if isinstance(value, dict | list) or value is None:
             raise LookupError(f"{'/'.join(path)!r} is not a single value")
+        if isinstance(value, float):
+            return (
+                format_field("factor", value)
+                if path[-1] == "factor"
+                else f"{value:.2f}"
+            )
         return str(value)
 
 
@@ -204,7 +232,7 @@ class BenchRole(SphinxRole):
         note_document(self.env)
         path = self.text.strip().split("/")
         try:
-            if path[0] in ("date", "machine", "software", "settings", "mode"):
+            if path[0] in ("date", "machine", "software", "settings", "mode", "groups"):
                 figure = [nodes.Text(data.fact(path))]
             elif len(path) == 3:
                 text, unstable = data.figure(*path)
@@ -279,6 +307,9 @@ class BenchTable(SphinxDirective):
             "request-paths": self.request_paths,
             "middleware": self.middleware,
             "bridges": self.bridges,
+            "versions": self.versions,
+            "asgiref": self.asgiref,
+            **benchservers.tables(self, build_table),
         }
         if name not in builders:
             raise self.error(
@@ -373,6 +404,272 @@ class BenchTable(SphinxDirective):
         header = ["Call", "Mean ± standard deviation", "Median", "Variation"]
         return build_table("Time per call", header, rows)
 
+    def versions(self, data: Data) -> nodes.table:
+        group = "versions"
+        cases = data.group(group)["cases"]
+        rows = []
+        for name, case in cases.items():
+            params = case["params"]
+            if params["path"] != "wsgi-sync":
+                continue
+            prefix = name.removesuffix("-wsgi-sync")
+            row = [
+                [nodes.Text(params["django"])],
+                [nodes.Text(params["python"])],
+                self.spread(data, group, name),
+            ]
+            for path in ("wsgi-async", "asgi-sync", "asgi-async"):
+                if f"{prefix}-{path}" in cases:
+                    row.append(self.cell(data, group, f"{prefix}-{path}", "ratio"))
+                else:
+                    row.append([nodes.Text("—")])
+            rows.append(row)
+        header = [
+            "Django",
+            "Python",
+            "Sync view via WSGI, per request",
+            "Async view via WSGI",
+            "Sync view via ASGI",
+            "Async view via ASGI",
+        ]
+        title = (
+            "A trivial view on each release: a sync view via WSGI per request,"
+            " and each other path as a ratio to it"
+        )
+        return build_table(title, header, rows)
+
+    def asgiref(self, data: Data) -> nodes.table:
+        group = "asgiref"
+        cases = data.group(group)["cases"]
+        oldest, newest = asgiref_releases(data)
+        rows = []
+        for what, label in asgiref_items(data, oldest):
+            row = [[nodes.Text(label)]]
+            for release in (oldest, newest):
+                name = f"asgiref-{release}-{what}"
+                if name not in cases:
+                    raise LookupError(f"no case {name!r} in group {group!r}")
+                row.append(self.spread(data, group, name))
+                row.append(self.cell(data, group, name, "threads"))
+            rows.append(row)
+        header = ["Path or call"]
+        for release in (oldest, newest):
+            header += [f"asgiref {release}", "Threads started"]
+        title = "Time per request or call, and the threads each one starts"
+        return build_table(title, header, rows)
+
+
+def asgiref_releases(data: Data) -> tuple[str, str]:
+    bound = data.group("asgiref").get("asgiref_bound")
+    if not bound:
+        raise LookupError("group 'asgiref' has no asgiref_bound (was it skipped?)")
+    return bound["oldest"], bound["newest"]
+
+
+def asgiref_items(data: Data, release: str) -> list[tuple[str, str]]:
+    """(path or bridge, label) measured on ``release``, in the group's order."""
+    prefix = f"asgiref-{release}-"
+    return [
+        (name.removeprefix(prefix), case["label"].split(": ", 1)[-1])
+        for name, case in data.group("asgiref")["cases"].items()
+        if name.startswith(prefix)
+    ]
+
+
+# The plots.
+
+
+def _labelled(data: Data, group: str, name: str, field: str) -> str:
+    text, unstable = data.figure(group, name, field)
+    return text + (DAGGER if unstable else "")
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+Plotted = tuple[list[str], list[svgplot.Series]]  # categories, series
+
+
+def plot_request_paths(data: Data) -> Plotted:
+    group = "request-paths"
+    paths = [(v, h) for v in ("sync", "async") for h in ("wsgi", "asgi")]
+    categories = [f"{v} view, {h.upper()}Handler" for v, h in paths]
+    series = []
+    workloads = (("trivial", "trivial view"), ("orm", "ORM read and template"))
+    for number, (workload, label) in enumerate(workloads):
+        names = [f"{h}-{v}-{workload}" for v, h in paths]
+        values = []
+        for name in names:
+            if "ratio" not in data.case(group, name):
+                raise LookupError(f"case {group}/{name} has no 'ratio' figure")
+            values.append(data.case(group, name)["ratio"]["value"])
+        labels = [_labelled(data, group, n, "ratio") for n in names]
+        series.append(
+            svgplot.Series(label, values, color=number, dash=number, labels=labels)
+        )
+    return categories, series
+
+
+def plot_middleware(data: Data) -> Plotted:
+    group = "middleware"
+    counts = (0, 1, 5, 10)
+    series = []
+    kinds = (("sync", "sync-only middleware"), ("async", "async-capable middleware"))
+    for number, (kind, label) in enumerate(kinds):
+        names = ["none" if n == 0 else f"{kind}-{n}" for n in counts]
+        values = [data.case(group, n)["stats"]["mean"] for n in names]
+        series.append(
+            svgplot.Series(label, values, color=number, dash=number, marker=number)
+        )
+    return [str(n) for n in counts], series
+
+
+def _version_runs(data: Data) -> tuple[list[str], list[tuple[str, dict]]]:
+    """The releases in order, and per Python (in order) its cases by (release, path)."""
+    cases = data.group("versions")["cases"]
+    by_python: dict[str, dict] = {}
+    for name, case in cases.items():
+        params = case["params"]
+        key = (params["django"], params["path"])
+        by_python.setdefault(params["python"], {})[key] = name
+    releases = sorted({c["params"]["django"] for c in cases.values()}, key=_version_key)
+    pythons = sorted(by_python.items(), key=lambda item: _version_key(item[0]))
+    return releases, pythons
+
+
+def plot_versions(data: Data) -> Plotted:
+    releases, pythons = _version_runs(data)
+    paths = (
+        ("asgi-sync", "sync view via ASGI"),
+        ("asgi-async", "async view via ASGI"),
+        ("wsgi-async", "async view via WSGI"),
+    )
+    series = []
+    for dash, (python, cases) in enumerate(pythons):
+        for color, (path, label) in enumerate(paths):
+            values = []
+            for release in releases:
+                name = cases.get((release, path))
+                ratio = data.case("versions", name).get("ratio") if name else None
+                values.append(ratio["value"] if ratio else None)
+            if any(value is not None for value in values):
+                name = f"{label}, Python {python}"
+                series.append(
+                    svgplot.Series(name, values, color=color, dash=dash, marker=color)
+                )
+    return releases, series
+
+
+def plot_versions_wsgi(data: Data) -> Plotted:
+    releases, pythons = _version_runs(data)
+    series = []
+    for number, (python, cases) in enumerate(pythons):
+        values = []
+        for release in releases:
+            name = cases.get((release, "wsgi-sync"))
+            case = data.case("versions", name) if name else None
+            values.append(case["stats"]["mean"] if case else None)
+        series.append(
+            svgplot.Series(
+                f"Python {python}", values, color=number, dash=number, marker=number
+            )
+        )
+    return releases, series
+
+
+def plot_asgiref(data: Data) -> Plotted:
+    oldest, newest = asgiref_releases(data)
+    items = asgiref_items(data, oldest)
+    series = []
+    for number, release in enumerate((oldest, newest)):
+        names = [f"asgiref-{release}-{what}" for what, _ in items]
+        values = [data.case("asgiref", n)["stats"]["mean"] for n in names]
+        labels = [_labelled(data, "asgiref", n, "mean") for n in names]
+        series.append(
+            svgplot.Series(
+                f"asgiref {release}", values, color=number, dash=number, labels=labels
+            )
+        )
+    return [label for _, label in items], series
+
+
+# name: (what gives the data, chart kind, title, x axis label, y axis label)
+PLOTS = {
+    "request-paths": (
+        plot_request_paths,
+        svgplot.bars,
+        "Time per request, as a multiple of a sync view via WSGIHandler",
+        f"ratio to a sync view via WSGIHandler ({TIMES})",
+        "",
+    ),
+    "middleware": (
+        plot_middleware,
+        svgplot.lines,
+        "An async view via ASGIHandler behind a chain of middleware",
+        "middleware in the chain",
+        "time per request (µs)",
+    ),
+    "versions": (
+        plot_versions,
+        svgplot.lines,
+        "Each path as a multiple of a sync view via WSGI, by Django release",
+        "Django release",
+        f"ratio to a sync view via WSGI ({TIMES})",
+    ),
+    "versions-wsgi": (
+        plot_versions_wsgi,
+        svgplot.lines,
+        "A trivial sync view via WSGIHandler, by Django release",
+        "Django release",
+        "time per request (µs)",
+    ),
+    "asgiref": (
+        plot_asgiref,
+        svgplot.bars,
+        "The same Django on two asgiref releases",
+        "time per request or call (µs)",
+        "",
+    ),
+}
+
+
+PLOTS.update(benchservers.PLOTS)
+
+
+class BenchPlot(SphinxDirective):
+    """An SVG chart from the data, rendered at build time; ``:alt:`` is required."""
+
+    required_arguments = 1
+    has_content = False
+    option_spec = {"alt": directives.unchanged}
+
+    def run(self):
+        name = self.arguments[0]
+        if name not in PLOTS:
+            raise self.error(
+                f"unknown benchmark plot {name!r}: use one of {', '.join(PLOTS)}"
+            )
+        alt = " ".join(self.options.get("alt", "").split())
+        if not alt:
+            raise self.error(
+                f"bench-plot {name}: the :alt: option is required"
+                " (what the chart shows, in words)"
+            )
+        data = Data(self.env)
+        self.env.note_dependency(str(data.path))
+        note_document(self.env)
+        plot, render, title, x_label, y_label = PLOTS[name]
+        try:
+            categories, series = plot(data)
+            chart = svgplot.Chart(title, alt, categories, series, x_label, y_label)
+            svg = render(chart)
+        except LookupError as exc:
+            raise self.error(f"bench-plot {name}: {exc.args[0]}") from None
+        container = nodes.container(classes=["bench-plot-figure"])
+        container += nodes.raw("", svg, format="html")
+        return [container]
+
 
 class BenchEnvironment(SphinxDirective):
     has_content = False
@@ -466,4 +763,5 @@ def setup(app):
     app.add_role("bench", BenchRole())
     app.add_directive("bench-table", BenchTable)
     app.add_directive("bench-environment", BenchEnvironment)
+    app.add_directive("bench-plot", BenchPlot)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -181,9 +181,8 @@ def shell_step(
     if "django" in options:
         match = VERSION_SPEC.match(options["django"])
         if not match:
-            raise PageError(
-                f":django: expects 'since 6.0' or 'before 6.0', got {options['django']!r}"
-            )
+            wanted = "'since 6.0' or 'before 6.0'"
+            raise PageError(f":django: expects {wanted}, got {options['django']!r}")
         step.django = (match[1], (int(match[2]), int(match[3])))
     if "exit" in options:
         try:

@@ -2,6 +2,40 @@
 
 Pure data, with no Django import, so the command line can list and check the
 cases before any worker starts.
+
+Two kinds of thing run: the in-process **cases** below (one worker process per
+case and repetition, run by :mod:`bench.cli` itself), and **suites**, which
+measure in their own way (other virtual environments, real servers) and hand
+back finished result groups.
+
+How a suite registers: add one line to ``SUITES`` at the end of this file::
+
+    Suite("servers", "Through real servers", "bench.servers:run"),
+
+``"module:function"`` is imported only when the suite runs. The function is
+called as ``run(settings, progress)`` and returns ``{group name: group}``:
+
+- ``settings`` is a dict: the run's profile (``processes``, ``values``,
+  ``value_seconds``, ``warmup_seconds``, already overridden by the command
+  line), ``mode`` (``"full"`` or ``"quick"``), ``explicit`` (the names of the
+  profile values given on the command line, so that a suite can keep its own
+  defaults for the others) and ``options`` (the suite-specific command-line
+  options, e.g. ``django_versions``, ``pythons``).
+- ``progress`` is the :class:`bench.cli.Progress`: call ``progress.add(n)``
+  once the suite knows how many steps it has, ``progress.step(text)`` after
+  each, ``progress.note(text)`` for a line that must stay visible (a skipped
+  series, say).
+- A group is ``{"title": ..., "cases": {name: case}}`` plus any keys of the
+  suite's own (recorded as they are). A case is ``{"label", "params", "unit",
+  "runs": [{"process": i, "values_us": [...]}, ...]}``, optionally with
+  ``"baseline": "<case name in the same group>"`` to get a ``ratio``.
+  :func:`bench.stats.add_summaries` then adds ``stats`` and ``unstable`` to
+  every case that has ``runs``; a case without ``runs`` must carry its own
+  ``stats`` and ``unstable``. A suite that cannot run something records it
+  under the group's ``"skipped"`` list (``{"what", "why"}`` items) rather than
+  failing; a bad option raises :class:`bench.cli.BenchError` (one line, exit 1).
+- Worker processes a suite starts go through :class:`bench.cli.Workers`, so
+  none outlives the harness.
 """
 
 from __future__ import annotations
@@ -136,3 +170,41 @@ def select(names: list[str] | None) -> list[Case]:
         else:
             raise KeyError(name)
     return [case for key, case in CASES.items() if key in wanted]
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A measurement that is not an in-process case; see the module docstring."""
+
+    name: str
+    title: str
+    target: str  # "module:function", imported when the suite runs
+
+    def load(self):
+        from importlib import import_module
+
+        module, _, function = self.target.partition(":")
+        return getattr(import_module(module), function)
+
+
+SUITES = {
+    suite.name: suite
+    for suite in (
+        Suite("versions", "Across Django versions", "bench.versions:run_versions"),
+        Suite("asgiref", "Across asgiref releases", "bench.versions:run_asgiref"),
+        Suite("servers", "Through real servers", "bench.servers:run"),
+    )
+}
+
+
+def select_all(names: list[str] | None) -> tuple[list[Case], list[Suite]]:
+    """The cases and the suites named by ``--only`` (everything when empty).
+
+    Raises ``KeyError`` with the first unknown name.
+    """
+    if not names:
+        return list(CASES.values()), list(SUITES.values())
+    suites = [suite for name, suite in SUITES.items() if name in names]
+    rest = [name for name in names if name not in SUITES]
+    cases = select(rest) if rest else []
+    return cases, suites

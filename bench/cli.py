@@ -7,6 +7,9 @@ all cases instead of landing on one. Progress goes to stderr; a summary, with
 every figure whose coefficient of variation is above 5% flagged, goes to
 stdout; the results, every value of every process included, go to the JSON
 file.
+
+Suites (Django versions, asgiref releases, real servers) run after the cases,
+each in its own way; :mod:`bench.cases` says how one registers.
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import environment, stats
-from bench.cases import GROUPS, Case, select
+from bench.cases import GROUPS, SUITES, Case, select_all
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_VERSION = 1
+# The in-process cases' budget in a full run: about 170 s, leaving room for the
+# suites (versions and asgiref about 140 s, servers about 180 s) under 10 min.
 PROFILES = {
-    "full": {"processes": 10, "values": 5, "value_seconds": 0.1, "warmup_seconds": 0.3},
+    "full": {"processes": 7, "values": 5, "value_seconds": 0.1, "warmup_seconds": 0.3},
     "quick": {
         "processes": 2,
         "values": 2,
@@ -91,7 +96,8 @@ def build_parser() -> Parser:
         "--only",
         nargs="+",
         metavar="GROUP",
-        help=f"groups ({', '.join(GROUPS)}) or single cases (bridges/async-to-sync)",
+        help=f"groups ({', '.join(GROUPS)}), suites ({', '.join(SUITES)})"
+        " or single cases (bridges/async-to-sync)",
     )
     run.add_argument(
         "--output",
@@ -106,7 +112,30 @@ def build_parser() -> Parser:
         "--value-seconds", type=seconds, help="about how long one value takes"
     )
     run.add_argument("--warmup-seconds", type=seconds, help="warm-up of each process")
+    run.add_argument(
+        "--django-versions",
+        nargs="+",
+        metavar="X.Y",
+        help="versions suite: the Django feature releases to run (default: all)",
+    )
+    run.add_argument(
+        "--python",
+        action="append",
+        type=python_option,
+        default=[],
+        metavar="X.Y=PATH",
+        help="versions and asgiref suites: the interpreter to use for Python X.Y"
+        " (default: discovered from pyenv and PATH); repeatable",
+    )
     return parser
+
+
+def python_option(text: str) -> tuple[str, str]:
+    version, sep, path = text.partition("=")
+    parts = version.split(".")
+    if not sep or not path or len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected X.Y=PATH, got {text!r}")
+    return version, path
 
 
 def default_output(mode: str, started: datetime) -> Path:
@@ -141,8 +170,9 @@ class Workers:
         self.env = env
         self.current: subprocess.Popen | None = None
 
-    def run(self, args: list[str], what: str) -> str:
-        command = [sys.executable, "-m", "bench.worker", *args]
+    def run(self, args: list[str], what: str, command: list[str] | None = None) -> str:
+        """Run ``bench.worker`` with ``args`` (or ``command``); return its stdout."""
+        command = command or [sys.executable, "-m", "bench.worker", *args]
         preexec = _die_with_parent if sys.platform == "linux" else None
         self.current = subprocess.Popen(
             command,
@@ -202,6 +232,15 @@ class Progress:
             self.stream.write(line + "\n")
         self.stream.flush()
 
+    def add(self, steps: int) -> None:
+        """A suite announces the steps it will take."""
+        self.total += steps
+
+    def note(self, text: str) -> None:
+        """A line that stays on screen, between the progress lines."""
+        self.stream.write(("\r\033[K" if self.tty else "") + text + "\n")
+        self.stream.flush()
+
     def step(self, text: str) -> None:
         self.done += 1
         self.show(text)
@@ -219,11 +258,19 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
     try:
-        cases = select(args.only)
+        cases, suites = select_all(args.only)
     except KeyError as exc:
         raise BenchError(
-            f"unknown group or case {exc.args[0]!r} (groups: {', '.join(GROUPS)})"
+            f"unknown group or case {exc.args[0]!r} (groups: {', '.join(GROUPS)};"
+            f" suites: {', '.join(SUITES)})"
         ) from None
+    suite_settings = {
+        **settings,
+        "mode": mode,
+        "explicit": [name for name in settings if getattr(args, name) is not None],
+        "options": {"django_versions": args.django_versions, "pythons": args.python},
+    }
+    runners = [(suite, suite.load()) for suite in suites]
     started = datetime.now(UTC)
     output = args.output or default_output(mode, started)
     if args.output is None:
@@ -237,15 +284,17 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     env = dict(os.environ, BENCH_DB=str(tmp / "bench.sqlite3"), PYTHONPATH=str(ROOT))
     env.pop("DJANGO_SETTINGS_MODULE", None)
     workers = Workers(env)
-    total = len(cases) * settings["processes"] + 1
+    total = len(cases) * settings["processes"] + bool(cases)
     progress = Progress(total)
     load_before = environment.load_average()
     runs: dict[str, list] = {case.key: [] for case in cases}
     try:
-        progress.show("preparing the database")
+        if cases:
+            progress.show("preparing the database")
         if any(case.needs_db for case in cases):
             workers.run(["--prepare-db", env["BENCH_DB"]], "preparing the database")
-        progress.step("database ready")
+        if cases:
+            progress.step("database ready")
         for process in range(settings["processes"]):
             for case in cases:
                 record = json.loads(workers.run(worker_args(case, settings), case.key))
@@ -256,6 +305,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                     f"{case.key} (process {process + 1}/{settings['processes']})"
                     f" {mean:.1f} µs"
                 )
+        groups = group_results(cases, runs)
+        for suite, function in runners:
+            for name, group in function(suite_settings, progress).items():
+                group.setdefault("suite", suite.name)
+                groups[name] = group
     finally:
         workers.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -271,7 +325,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         "load_average": {"before": load_before, "after": environment.load_average()},
         "software": environment.software(),
         "settings": {**settings, "cv_threshold": stats.CV_THRESHOLD},
-        "groups": group_results(cases, runs),
+        "groups": groups,
     }
     flagged = stats.add_summaries(results["groups"])
     results["unstable_count"] = flagged
@@ -320,10 +374,13 @@ def print_summary(results: dict, output: Path) -> None:
             flag = "!" if case["unstable"] else " "
             ratio = case.get("ratio")
             ratio_text = f"  {ratio['value']:5.2f}x {ratio['of']}" if ratio else ""
+            unit = {"us": "µs"}.get(case.get("unit", "us"), case.get("unit", ""))
             print(
-                f" {flag} {name:<38} {s['mean']:9.1f} µs ± {s['stdev']:7.1f}"
+                f" {flag} {name:<38} {s['mean']:9.1f} {unit} ± {s['stdev']:7.1f}"
                 f"  median {s['median']:9.1f}  CV {s['cv']:6.1%}{ratio_text}"
             )
+        for skipped in group.get("skipped", []):
+            print(f" - skipped {skipped['what']}: {skipped['why']}")
     flagged = results["unstable_count"]
     if flagged:
         above = f"a coefficient of variation above {threshold:.0%}"

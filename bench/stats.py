@@ -36,16 +36,21 @@ def add_summaries(groups: dict) -> int:
     for group, data in groups.items():
         cases = data["cases"]
         for case in cases.values():
+            if "runs" not in case:  # a suite's case that carries its own stats
+                flagged += bool(case.get("unstable"))
+                continue
             values = [value for run in case["runs"] for value in run["values_us"]]
             case["stats"] = summarize(values)
             case["unstable"] = case["stats"]["cv"] > CV_THRESHOLD
             flagged += case["unstable"]
         for name, case in cases.items():
-            definition = CASES[f"{group}/{name}"]
-            base = baseline(definition)
-            if base in cases:
+            definition = CASES.get(f"{group}/{name}")
+            if definition is None:  # a suite's case names its own baseline
+                base, other = case.get("baseline"), None
+            else:
+                base, other = baseline(definition), counterpart(definition)
+            if base in cases and "stats" in cases[base]:
                 case["ratio"] = _derived(case, cases[base], "ratio", base)
-            other = counterpart(definition)
             if other in cases:
                 case["extra_us"] = _derived(case, cases[other], "difference", other)
     return flagged

@@ -211,7 +211,7 @@ def test_unreadable_results_stop_the_build(tmp_path, content, message):
         ("{bench}`bridges/async-to-sync/ratio`", "has no 'ratio' figure"),
         ("{bench}`machine/gpu`", "no 'machine/gpu'"),
         ("{bench}`bridges`", "expected GROUP/CASE/FIELD"),
-        ("```{bench-table} versions\n```", "unknown benchmark table 'versions'"),
+        ("```{bench-table} nope\n```", "unknown benchmark table 'nope'"),
     ],
 )
 def test_a_missing_key_fails_the_build_and_names_it(tmp_path, text, message):
