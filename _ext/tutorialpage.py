@@ -94,9 +94,9 @@ class ShellStep:
         if self.django is None:
             return True
         operator, version = self.django
-        return (
-            django_version >= version if operator == ">=" else django_version < version
-        )
+        if operator == "since":
+            return django_version >= version
+        return django_version < version
 
 
 def language_for(path: str) -> str:

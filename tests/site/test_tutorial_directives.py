@@ -179,3 +179,22 @@ def test_a_since_block_builds_and_says_so(tmp_path):
     result = sphinx_build(src, "html")
     assert result.returncode == 0, result.output
     assert "On Django 6.0 and later:" in (result.outdir / "index.html").read_text()
+
+
+def test_since_and_before_pick_the_versions_they_name():
+    since, before = parse_page(
+        page(
+            "```{tutorial-shell}\n:django: since 6.0\n$ a\n```",
+            "```{tutorial-shell}\n:django: before 6.0\n$ b\n```",
+        )
+    )
+    assert [since.applies_to(v) for v in ((5, 2), (6, 0), (6, 1))] == [
+        False,
+        True,
+        True,
+    ]
+    assert [before.applies_to(v) for v in ((5, 2), (6, 0), (6, 1))] == [
+        True,
+        False,
+        False,
+    ]
