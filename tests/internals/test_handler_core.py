@@ -642,3 +642,31 @@ async def test_middleware_exception_is_a_response_for_the_layer_above():
     assert (get.status, get.body) == (500, "board error")
     assert get.headers["x-dual-mode"] == "async"
     assert "view" not in seen
+
+
+def test_every_middleware_django_ships_is_async_capable():
+    import importlib
+    import inspect
+    from pathlib import Path
+
+    import django
+    from django.utils.deprecation import MiddlewareMixin
+
+    package = Path(django.__file__).parent
+    found = []
+    sources = [
+        *package.glob("middleware/*.py"),
+        *package.glob("contrib/*/middleware.py"),
+    ]
+    for source in sorted(sources):
+        name = "django." + ".".join(source.relative_to(package).with_suffix("").parts)
+        try:
+            module = importlib.import_module(name)
+        except RuntimeError:
+            continue  # needs an app the sample project does not install (sites)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == name and issubclass(cls, MiddlewareMixin):
+                found.append(cls)
+    names = {cls.__name__ for cls in found}
+    assert {"SecurityMiddleware", "CsrfViewMiddleware", "SessionMiddleware"} <= names
+    assert [cls for cls in found if not cls.async_capable] == []

@@ -14,8 +14,8 @@ def copy_site(tmp_path, quickstart_text: str):
     shutil.copy(ROOT / "index.md", srcdir / "index.md")
     (srcdir / "docs" / "quickstart.md").write_text(quickstart_text)
     # literalinclude paths on the page are relative: give the copy the code,
-    # the benchmark data, and the other pages that index.md links to.
-    for code in ("snippets", "sampleproject", "tests", "bench"):
+    # the benchmark data, the tutorial, and the other pages index.md links to.
+    for code in ("snippets", "sampleproject", "tests", "bench", "tutorial"):
         (srcdir / code).symlink_to(ROOT / code)
     for other in (ROOT / "docs").iterdir():
         if other.name != "quickstart.md":
