@@ -98,3 +98,9 @@ html_theme_options = {
 }
 pygments_style = "friendly"
 pygments_dark_style = "monokai"
+
+
+def setup(app):
+    # Django's docs define a "setting" object type; declaring it here lets
+    # {setting}`CONN_MAX_AGE` resolve to Django's page through intersphinx.
+    app.add_crossref_type("setting", "setting", indextemplate="pair: %s; setting")

@@ -49,3 +49,21 @@ def test_dark_mode_rules_for_diagrams_ship(built_site):
     css = (built_site / "_static" / "site.css").read_text()
     assert css == (ROOT / "_static" / "site.css").read_text()
     assert 'body[data-theme="dark"] .graphviz svg' in css
+
+
+def test_setting_role_links_to_djangos_settings_reference(built_site):
+    html = (built_site / "tutorial" / "08-production.html").read_text()
+    assert (
+        'href="https://docs.djangoproject.com/en/6.1/ref/settings/'
+        '#std-setting-CONN_MAX_AGE"' in html
+    )
+
+
+def test_tutorial_pages_show_files_under_the_readers_path(built_site):
+    html = (built_site / "tutorial" / "02-models.html").read_text()
+    assert "sampleproject/board/models.py" in html
+    assert "tutorial-shell" in html
+    # A diff names the reader's file, not the machine that built the site.
+    settings = (built_site / "tutorial" / "03-concurrency.html").read_text()
+    assert "sampleproject/settings.py (after)" in settings
+    assert str(ROOT) not in settings
