@@ -706,3 +706,20 @@ async def test_async_client_uses_the_process_wide_thread(noted):
     await asyncio.gather(client.get("/note/"), client.get("/note/"))
     views = [ident for label, ident in noted if label == "view"]
     assert views == [process_wide_thread()] * 2
+
+
+@pytest.mark.asyncio
+async def test_a_context_starts_its_worker_and_one_more_thread_to_leave(monkeypatch):
+    started = []
+    original = threading.Thread.start
+
+    def counting_start(thread):
+        started.append(thread.name)
+        return original(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    async with ThreadSensitiveContext():
+        await sync_to_async(threading.get_ident)()
+        during = len(started)
+    # asgiref 3.13 shuts the context's executor down from a thread of its own.
+    assert (asgiref.__version__, during, len(started)) == ("3.13.0", 1, 2)
