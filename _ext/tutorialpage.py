@@ -149,6 +149,15 @@ def parse_env(text: str) -> dict[str, str]:
     return env
 
 
+def number(options: dict[str, str], name: str, kind, wanted: str, default):
+    if name not in options:
+        return default
+    try:
+        return kind(options[name])
+    except ValueError:
+        raise PageError(f":{name}: expects {wanted}, got {options[name]!r}") from None
+
+
 def shell_step(
     options: dict[str, str], content: list[str], lineno: int = 0
 ) -> ShellStep:
@@ -184,20 +193,8 @@ def shell_step(
             wanted = "'since 6.0' or 'before 6.0'"
             raise PageError(f":django: expects {wanted}, got {options['django']!r}")
         step.django = (match[1], (int(match[2]), int(match[3])))
-    if "exit" in options:
-        try:
-            step.exit_status = int(options["exit"])
-        except ValueError:
-            raise PageError(
-                f":exit: expects a number, got {options['exit']!r}"
-            ) from None
-    if "timeout" in options:
-        try:
-            step.timeout = float(options["timeout"])
-        except ValueError:
-            raise PageError(
-                f":timeout: expects seconds, got {options['timeout']!r}"
-            ) from None
+    step.exit_status = number(options, "exit", int, "a number", step.exit_status)
+    step.timeout = number(options, "timeout", float, "seconds", step.timeout)
     step.needs = options.get("needs", "")
     if step.needs and step.needs not in SERVICES:
         raise PageError(f":needs: accepts {' or '.join(SERVICES)}, got {step.needs!r}")

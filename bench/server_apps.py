@@ -15,6 +15,8 @@ any server can start it with or without lifespan events.
 import asyncio
 import time
 
+from sampleproject.upstream.app import serve_lifespan
+
 SLEEP_SECONDS = 0.05
 BODY = b"ok"
 HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"2")]
@@ -22,13 +24,8 @@ HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", 
 
 async def asgi_app(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     if scope["type"] != "http":
         return
     path = scope["path"]

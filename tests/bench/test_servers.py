@@ -410,14 +410,10 @@ def test_check_all_runs_as_a_logged_in_user_through_csrf(tmp_path, monkeypatch):
                 "ok": 3,
             }
             result = servers.measure(case, running, profile, WRK, headers)
-        sync_case = servers.ServerCase(
-            "servers-check-all",
-            "gunicorn-sync",
-            "django",
-            "sync",
-            "/api/check-all-sync/",
-            connections=1,
-            method="POST",
+        (sync_case,) = (
+            case
+            for case in servers.wrk_cases("full", ["gunicorn-sync"])
+            if case.group == "servers-check-all"
         )
         with servers.start("gunicorn-sync", "django", env) as running:
             profile["check_all_sync_seconds"] = 2
