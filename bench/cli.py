@@ -157,7 +157,7 @@ def check_writable(path: Path) -> None:
         raise BenchError(f"cannot write {path}: permission denied")
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+def die_with_parent() -> None:  # pragma: no cover - runs in the child
     """Linux: the worker gets SIGKILL if the harness dies, however it dies."""
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -173,7 +173,7 @@ class Workers:
     def run(self, args: list[str], what: str, command: list[str] | None = None) -> str:
         """Run ``bench.worker`` with ``args`` (or ``command``); return its stdout."""
         command = command or [sys.executable, "-m", "bench.worker", *args]
-        preexec = _die_with_parent if sys.platform == "linux" else None
+        preexec = die_with_parent if sys.platform == "linux" else None
         self.current = subprocess.Popen(
             command,
             cwd=ROOT,

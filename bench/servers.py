@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import http.client
 import importlib.metadata
 import importlib.util
@@ -51,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import stats
+from bench.cli import BenchError, die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).with_name("wrk_report.lua")
@@ -94,19 +94,6 @@ GROUPS = {
     "servers-check-all": "Checking 50 services that take 200 ms each",
     "servers-sse": "Event streams held open by one worker",
 }
-
-
-class ServerError(Exception):
-    """A failure that ends the run, reported as one line."""
-
-
-def _error(message: str) -> Exception:
-    """``bench.cli.BenchError`` when the harness runs us, else ServerError."""
-    try:
-        from bench.cli import BenchError
-    except ImportError:  # pragma: no cover - the harness is always importable
-        return ServerError(message)
-    return BenchError(message)
 
 
 # The servers.
@@ -353,8 +340,7 @@ SSE_CASES = (
 def _new_session_dying_with_parent() -> None:  # pragma: no cover - in the child
     """Its own process group, and SIGKILL if the harness dies (Linux)."""
     os.setsid()
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PDEATHSIG
+    die_with_parent()
 
 
 def free_port() -> int:
@@ -432,7 +418,9 @@ def running_server(
                 preexec_fn=_new_session_dying_with_parent,  # one thread here
             )
         except OSError as exc:
-            raise _error(f"{what}: cannot start {command[0]}: {exc.strerror}") from None
+            raise BenchError(
+                f"{what}: cannot start {command[0]}: {exc.strerror}"
+            ) from None
         running = Running(what, port, process, log)
         try:
             wait_until_ready(running, ready_path, timeout)
@@ -455,7 +443,7 @@ def wait_until_ready(running: Running, path: str, timeout: float) -> None:
     while True:
         code = running.process.poll()
         if code is not None:
-            raise _error(
+            raise BenchError(
                 f"{running.what} exited with status {code} before answering:"
                 f" {last_line(running.log)}"
             )
@@ -467,7 +455,7 @@ def wait_until_ready(running: Running, path: str, timeout: float) -> None:
             return
         if time.monotonic() > deadline:
             detail = f"HTTP {status}" if status else last_line(running.log)
-            raise _error(
+            raise BenchError(
                 f"{running.what} did not answer GET {path} within {timeout:.0f} s:"
                 f" {detail}"
             )
@@ -579,12 +567,12 @@ def run_wrk(
             timeout=seconds + WRK_TIMEOUT + 10,
         )
     except subprocess.TimeoutExpired:
-        raise _error(f"wrk did not finish: {url}") from None
+        raise BenchError(f"wrk did not finish: {url}") from None
     try:
         return parse_wrk(result.stdout)
     except ValueError:
         detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
-        raise _error(
+        raise BenchError(
             f"wrk failed on {url}: {detail[-1] if detail else result.returncode}"
         ) from None
 
@@ -630,7 +618,7 @@ def measure(
     for run in runs:
         errors = sum(run["errors"].values())
         if run["requests"] == 0 or run["errors"]["status"] or errors >= run["requests"]:
-            raise _error(
+            raise BenchError(
                 f"{case.key}: {run['requests']} responses in {run['seconds']} s"
                 f" of {case.method} {case.path}, errors {run['errors']}"
             )
@@ -764,7 +752,7 @@ async def hold_streams(
                     why = f"{type(error).__name__}: {error}"
                 else:
                     why = f"no first event within {step_timeout} s"
-                raise _error(f"no event stream opened on GET {path}: {why}")
+                raise BenchError(f"no event stream opened on GET {path}: {why}")
     finally:
         for task in tasks:
             task.cancel()
@@ -849,7 +837,7 @@ def prepare_database(db: str, upstream: str, env: dict) -> dict:
     )
     if result.returncode != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
-        raise _error(f"preparing the database failed: {lines[-1] if lines else ''}")
+        raise BenchError(f"preparing the database failed: {lines[-1] if lines else ''}")
     return json.loads(result.stdout)
 
 
@@ -871,7 +859,7 @@ def check_all_once(running: Running, case: ServerCase, headers: dict) -> dict:
     except ValueError:
         report = {}
     if response.status != 200 or report.get("ok") != CHECK_ALL_SERVICES:
-        raise _error(
+        raise BenchError(
             f"{case.key}: POST {case.path} answered {response.status},"
             f" {report.get('ok', '?')} of {CHECK_ALL_SERVICES} services ok"
         )
@@ -912,7 +900,9 @@ def selected_servers(settings: dict) -> list[str]:
     names = (settings.get("options") or {}).get("servers") or list(SERVERS)
     unknown = [name for name in names if name not in SERVERS]
     if unknown:
-        raise _error(f"unknown server {unknown[0]!r} (servers: {', '.join(SERVERS)})")
+        raise BenchError(
+            f"unknown server {unknown[0]!r} (servers: {', '.join(SERVERS)})"
+        )
     return list(names)
 
 

@@ -24,6 +24,7 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -247,8 +248,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.keep.exists() and any(args.keep.iterdir()):
-        import shutil
-
         shutil.rmtree(args.keep)
     venv_bin = (
         (args.python_venv / "bin") if args.python_venv else Path(sys.executable).parent
