@@ -301,6 +301,14 @@ def test_the_harness_reports_a_server_that_fails_in_one_line_and_exit_1(tmp_path
     assert leftover.stdout == ""
 
 
+def cmdline(pid: str) -> str:
+    """A process's command line, or "" if it exited while we looked."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 def test_ctrl_c_stops_the_server_it_interrupts(tmp_path):
     needs_wrk()
     code = textwrap.dedent(
@@ -327,9 +335,7 @@ def test_ctrl_c_stops_the_server_it_interrupts(tmp_path):
             time.sleep(0.2)
             path = Path(f"/proc/{process.pid}/task/{process.pid}/children")
             children = [
-                pid
-                for pid in path.read_text().split()
-                if "uvicorn" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+                pid for pid in path.read_text().split() if "uvicorn" in cmdline(pid)
             ]
         assert children, "no server started"
         process.send_signal(signal.SIGINT)
