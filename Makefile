@@ -49,6 +49,7 @@ html: $(STAMP)  ## Build the site into _build/html (warnings are errors, every r
 serve: $(STAMP)  ## Build and serve the site on http://127.0.0.1:8000 (PORT=...), rebuilding on save
 	$(BIN)/sphinx-autobuild --host 127.0.0.1 --port $(PORT) \
 	  --watch _ext --watch snippets --watch sampleproject \
+	  --re-ignore '/var/|\.sqlite3|/\.coverage|/__pycache__/' \
 	  -b html -n . $(BUILD)/serve
 
 doctest: $(STAMP)  ## Run every doctest on every page against the sample project
@@ -72,7 +73,7 @@ test: $(STAMP) $(DOC8_VENV)/.installed  ## Run every check: lint, html (fresh), 
 run: $(STAMP)  ## Run the sample project on http://127.0.0.1:8000 (PORT=...) with the fake upstream and the checker
 	$(BIN)/python -m sampleproject.devserver --port $(PORT) --upstream-port $(UPSTREAM_PORT)
 
-bench: $(STAMP)  ## Measure paths, middleware, bridges, Django/asgiref versions, real servers (<10 min, quiet machine)
+bench: $(STAMP)  ## Measure paths, middleware, bridges, Django/asgiref versions, real servers, guides (about 11 min, quiet machine)
 	$(BIN)/python -m bench run
 
 bench-quick: $(STAMP)  ## Smoke-run the benchmarks (under 1 min) into _build/bench/quick.json

@@ -81,12 +81,20 @@ copybutton_remove_prompts = True
 # Benchmark figures: the newest full run (see _ext/benchdata.py).
 benchdata_results_glob = "bench/results/full-*.json"
 
+# Diagrams are drawn by graphviz-pure, a self-contained port of Graphviz's
+# ``dot`` that pip installs from requirements.txt into the virtual environment,
+# so a reader needs no system Graphviz (and every machine draws the same SVG).
+graphviz_dot = str(Path(sys.executable).parent / "graphviz-pure")
 graphviz_output_format = "svg"
+# Labels are laid out with Verdana's metrics, one of the widest sans-serif
+# fonts: a browser that draws them in a narrower font (Arial, DejaVu Sans or its
+# default) keeps every label inside its box. graphviz-pure has no metrics for a
+# generic family such as "sans-serif" and would fall back to narrow Times.
 graphviz_dot_args = [
     "-Gbgcolor=transparent",
-    "-Nfontname=sans-serif",
-    "-Efontname=sans-serif",
-    "-Gfontname=sans-serif",
+    "-Nfontname=Verdana",
+    "-Efontname=Verdana",
+    "-Gfontname=Verdana",
 ]
 
 html_theme = "furo"

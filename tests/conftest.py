@@ -1,10 +1,11 @@
-"""Markers shared by the whole suite.
+"""Markers and hooks shared by the whole suite.
 
 ``needs_django(6, 0)`` skips a test on older Django. ``needs_service("postgres")``
 and ``needs_service("redis")`` skip a test when ``DATABASE_URL`` or ``REDIS_URL``
-is not set, except when ``REQUIRE_SERVICES`` names the service (.ci/run sets
-``REQUIRE_SERVICES=postgres,redis`` for its service runs): then a missing
-service fails the test, so CI cannot pass with those tests silently skipped.
+is not set; tests that need wrk or Chromium call ``tests.support.tools.need``.
+With ``CI`` set, or a service named in ``REQUIRE_SERVICES``, a missing tool fails
+the test instead (see tests/support/tools.py), so CI cannot pass with those tests
+silently skipped. The run ends with one line naming what was skipped and why.
 """
 
 import contextlib
@@ -13,9 +14,9 @@ import os
 import django
 import pytest
 
-pytest_plugins = ["pytester"]
+from tests.support import tools
 
-SERVICE_VARIABLES = {"postgres": "DATABASE_URL", "redis": "REDIS_URL"}
+pytest_plugins = ["pytester", "tests.support.blocking"]
 
 
 @pytest.fixture(scope="session")
@@ -61,9 +62,19 @@ def pytest_runtest_setup(item):
             pytest.skip(f"needs Django {version}+, this is {django.get_version()}")
     for marker in item.iter_markers("needs_service"):
         (name,) = marker.args
-        variable = SERVICE_VARIABLES[name]
-        if not os.environ.get(variable):
-            reason = f"needs {name}: set {variable}"
-            if name in os.environ.get("REQUIRE_SERVICES", "").split(","):
-                pytest.fail(f"{reason} (REQUIRE_SERVICES says this run must have it)")
-            pytest.skip(reason)
+        tools.need(name)
+
+
+def pytest_unconfigure(config):
+    # After pytest's own summary, so that it is the last line `make test` prints.
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    reasons = [
+        report.longrepr[2].removeprefix("Skipped: ")
+        for report in reporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple)
+    ]
+    line = tools.summary_line(reasons)
+    if line:
+        reporter.write_line(line, yellow=True, bold=True)

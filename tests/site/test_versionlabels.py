@@ -88,7 +88,9 @@ def test_skipif_skips_examples_for_newer_django(tmp_path):
     assert "1 tests" in result.doctest_report or "1 test" in result.doctest_report
 
 
-def test_needs_django_marker_skips_on_older_versions(pytester):
+def test_needs_django_marker_skips_on_older_versions(pytester, monkeypatch):
+    # The suite's conftest imports tests.support: the subprocess needs the root.
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
     pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text())
     pytester.makepyfile(
         """

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 
-import pytest
+from tests.support import tools
 
 # Without the background-networking flags chromium keeps calling home, and this
 # machine's closed network refuses it, many times a second.
@@ -25,13 +23,7 @@ CHROMIUM_ARGS = [
 
 
 def chromium_path() -> str:
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium")
-    if not path:
-        reason = "needs Debian's chromium (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}: CI must run the browser tests")
-        pytest.skip(reason)
-    return path
+    return tools.need("chromium")
 
 
 @contextlib.contextmanager

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from _ext.tutorialpage import FileStep, PageError, ShellStep, output_matches, parse_page
+from tests.support import tools
 from tests.support.servers import ROOT, free_port, running_server
 
 TUTORIAL = ROOT / "tutorial"
@@ -69,7 +70,7 @@ def service_up(name: str) -> bool:
 
 
 def required_services() -> set[str]:
-    return {s for s in os.environ.get("REQUIRE_SERVICES", "").split(",") if s}
+    return {name for name in SERVICE_PORTS if tools.required(name)}
 
 
 @dataclass
