@@ -10,7 +10,8 @@ the in-process broadcaster reaches the browsers connected to this process.
 import asyncio
 
 from sampleproject.asgi import application as django_application
-from sampleproject.board.checker import make_async_client
+from sampleproject.asgi import shutdown, startup
+from sampleproject.board.checker import shared_client
 from sampleproject.board.management.commands.runchecks import Scheduler
 
 
@@ -25,8 +26,8 @@ class WithChecker:
         if scope["type"] != "lifespan":
             return await self.app(scope, receive, send)
         await receive()  # lifespan.startup
-        client = make_async_client()
-        scheduler = Scheduler(client, **self.scheduler_options)
+        await startup()  # the board's own: the shared client, the templates
+        scheduler = Scheduler(shared_client(), **self.scheduler_options)
         checking = asyncio.create_task(scheduler.run(), name="board checker")
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
@@ -34,7 +35,7 @@ class WithChecker:
         try:
             await checking
         finally:
-            await client.aclose()
+            await shutdown()
         await send({"type": "lifespan.shutdown.complete"})
         return None
 

@@ -1,12 +1,25 @@
 """The admin: sync views, which work unchanged when the project is served over ASGI."""
 
+from django import forms
 from django.contrib import admin
 
 from sampleproject.board.models import Check, Incident, Service
+from sampleproject.board.urlsafety import validate_service_url
+
+
+class ServiceAdminForm(forms.ModelForm):
+    # No Meta: ModelAdmin builds the form for Service, with its fields, on this base.
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        # The model refuses literal addresses; the admin is sync, so it can also
+        # resolve the name and refuse one that points at a private address.
+        validate_service_url(url)
+        return url
 
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
+    form = ServiceAdminForm
     list_display = ["name", "slug", "url", "expected_status", "interval", "enabled"]
     list_filter = ["enabled"]
     prepopulated_fields = {"slug": ["name"]}

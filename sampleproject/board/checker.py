@@ -11,10 +11,16 @@ wrong status or a URL the SSRF policy refuses is a failed check, not a crash.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import ssl
+import threading
 import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 import httpx
 from django.conf import settings
@@ -72,20 +78,64 @@ def client_limits() -> httpx.Limits:
     )
 
 
+@cache
+def ssl_context() -> ssl.SSLContext:
+    """The process's TLS settings, built once: loading the CA bundle reads a file.
+
+    Call it from a thread (``asyncio.to_thread``) or before the event loop
+    serves requests, never on the loop: it blocks for tens of milliseconds.
+    """
+    return httpx.create_ssl_context()
+
+
 def make_async_client(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """The shared client: SSRF-guarded, connection-limited, no redirects."""
+    """An SSRF-guarded, connection-limited client that follows no redirects.
+
+    Without a ``transport``, call it off the event loop, or after
+    :func:`ssl_context` has run once: httpx builds the TLS settings here.
+    """
     if transport is None:
-        transport = GuardedTransport(limits=client_limits())
+        transport = GuardedTransport(limits=client_limits(), verify=ssl_context())
     return httpx.AsyncClient(
         transport=transport, headers={"User-Agent": USER_AGENT}, follow_redirects=False
     )
 
 
+# One client per event loop: a client's connections belong to the loop that
+# opened them. Weak keys, so a closed loop's entry goes with it.
+_shared_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, httpx.AsyncClient
+] = weakref.WeakKeyDictionary()
+
+
+async def open_shared_client() -> httpx.AsyncClient:
+    """Start-up: the running loop's shared client, built off the loop."""
+    loop = asyncio.get_running_loop()
+    client = _shared_clients.get(loop)
+    if client is None:
+        client = await asyncio.to_thread(make_async_client)
+        # Another start-up may have won while the thread ran.
+        client = _shared_clients.setdefault(loop, client)
+    return client
+
+
+async def close_shared_client() -> None:
+    """Shut-down: close the running loop's shared client, if it has one."""
+    client = _shared_clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
+
+
+def shared_client() -> httpx.AsyncClient | None:
+    """The running loop's shared client, or None if none was opened on it."""
+    return _shared_clients.get(asyncio.get_running_loop())
+
+
 def make_sync_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
     if transport is None:
-        transport = GuardedSyncTransport(limits=client_limits())
+        transport = GuardedSyncTransport(limits=client_limits(), verify=ssl_context())
     return httpx.Client(
         transport=transport, headers={"User-Agent": USER_AGENT}, follow_redirects=False
     )
@@ -137,13 +187,78 @@ async def check_service(client: httpx.AsyncClient, service: Service) -> Outcome:
     return judge(service, started, response=response)
 
 
+class Watchdog:
+    """Shuts a check's connection down when its time is up.
+
+    httpx's sync timeouts apply to each read, so a body that trickles in, a
+    chunk just inside the timeout each time, would hold a sync check for as
+    long as the upstream likes. A blocked ``recv()`` returns at once when its
+    socket is shut down, so the watchdog holds the total to ``seconds``.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._socket: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._timer.cancel()
+
+    def trace(self, event: str, info: dict) -> None:
+        # httpcore's trace hook: a new connection hands over its stream here.
+        if event == "connection.connect_tcp.complete":
+            self.watch(info["return_value"])
+
+    def watch(self, stream) -> None:
+        sock = None if stream is None else stream.get_extra_info("socket")
+        if sock is None:
+            return  # not a socket (a test's transport): nothing to shut
+        with self._lock:
+            self._socket = sock
+            fired = self.fired
+        if fired:
+            self._shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sock = self._socket
+        if sock is not None:
+            self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def check_service_sync(
     client: httpx.Client, service: Service, timeout: float
 ) -> Outcome:
     started = time.perf_counter()
     try:
-        response = client.get(service.url, timeout=timeout)
-    except FAILURES as exc:
+        with Watchdog(timeout) as watchdog:
+            try:
+                with client.stream(
+                    "GET",
+                    service.url,
+                    timeout=timeout,
+                    extensions={"trace": watchdog.trace},
+                ) as response:
+                    # A kept-alive connection made no new one to trace.
+                    watchdog.watch(response.extensions.get("network_stream"))
+                    response.read()
+            except FAILURES as exc:
+                if watchdog.fired:
+                    raise TimeoutError(f"no answer within {timeout:g} s") from exc
+                raise
+    except (*FAILURES, TimeoutError) as exc:
         return judge(service, started, exc=exc)
     return judge(service, started, response=response)
 
@@ -165,21 +280,29 @@ async def check_all(
     services = list(services)
     if not services:
         return []
-    own_client = client is None
-    client = make_async_client() if own_client else client
+    own_client = False
+    if client is None:
+        client = shared_client()
+    if client is None:
+        # No start-up opened a client on this loop (a sync server runs each
+        # async view on an event loop of its own): one for this run, built
+        # off the loop.
+        client = await asyncio.to_thread(make_async_client)
+        own_client = True
+    tasks = [asyncio.create_task(check_service(client, s)) for s in services]
     try:
-        tasks = [asyncio.create_task(check_service(client, s)) for s in services]
-        done, pending = await asyncio.wait(tasks, timeout=deadline)
-        for task in pending:
-            task.cancel()
-        if pending:
-            # Let the cancelled requests close their connections before returning.
-            await asyncio.wait(pending)
+        done, _ = await asyncio.wait(tasks, timeout=deadline)
         return [
             task.result() if task in done else missed_deadline(service)
             for task, service in zip(tasks, services, strict=True)
         ]
     finally:
+        # On every way out, a cancelled request included: no check outlives
+        # the run. Cancelling a finished task does nothing.
+        for task in tasks:
+            task.cancel()
+        # Let the cancelled requests close their connections first.
+        await asyncio.wait(tasks)
         if own_client:
             await client.aclose()
 

@@ -5,17 +5,17 @@ from datetime import timedelta
 from django import forms
 
 from sampleproject.board.models import Service
-from sampleproject.board.urlsafety import validate_url_syntax
+from sampleproject.board.urlsafety import validate_url_offline
 
 
 class ServiceForm(forms.ModelForm):
-    # Syntax only (scheme, credentials, host, port): form validation is sync, so
-    # no DNS here; the view resolves the host with the async resolver.
+    # No DNS here (the syntax, and the address of a literal like 10.0.0.1): form
+    # validation is sync, so the view resolves names with the async resolver.
     url = forms.URLField(
         label="URL",
         max_length=500,
         assume_scheme="https",
-        validators=[validate_url_syntax],
+        validators=[validate_url_offline],
     )
     interval_seconds = forms.IntegerField(
         label="Check every (seconds)", min_value=5, max_value=86400, initial=60

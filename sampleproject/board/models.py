@@ -7,11 +7,17 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from sampleproject.board.urlsafety import validate_url_offline
+
 
 class Service(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
-    url = models.URLField("URL", max_length=500)
+    # The part of the URL policy that needs no DNS, so that full_clean() and
+    # every model form refuse http://10.0.0.1/ without blocking on a resolver.
+    # Names are resolved where that is safe: the admin's form (sync), the
+    # board's view (async resolver) and the checker's guarded transport.
+    url = models.URLField("URL", max_length=500, validators=[validate_url_offline])
     expected_status = models.PositiveSmallIntegerField(
         default=200, validators=[MinValueValidator(100), MaxValueValidator(599)]
     )

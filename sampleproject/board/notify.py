@@ -16,11 +16,19 @@ event loop, so the notifier has an async namespace
 which runs :meth:`send` in a thread with ``sync_to_async``. Service names are
 user input: they are made single-line before they reach a header, so a name
 with a newline can neither break the message nor add a header.
+
+Code that must not wait for the mail server (a request, the checker's loop)
+hands the send to :data:`outbox` instead: a bounded queue with one thread of
+its own that sends in the background. A slow or dead mail server then delays
+only the e-mail, for at most the SMTP timeout per message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -28,6 +36,8 @@ from django.core.mail import EmailMessage
 from sampleproject.board.asyncattr import AsyncNamespace
 from sampleproject.board.models import Service
 from sampleproject.board.recording import Change
+
+logger = logging.getLogger("sampleproject.board")
 
 SUBJECT_PREFIX = "[status board] "
 # Past this many changes the subject summarizes; the body lists them all.
@@ -122,3 +132,61 @@ class IncidentNotifier:
         if not changes or not recipients:
             return 0
         return self.message(changes, services_by_id, recipients).send()
+
+
+class Outbox:
+    """A bounded queue of e-mails and one daemon thread that sends them.
+
+    :meth:`put` never waits: when ``maxsize`` e-mails are already waiting (a
+    mail server down for long), the new one is dropped and logged, so memory
+    stays bounded. An e-mail that fails is logged. Daemon thread: a process
+    that exits does not wait for a mail server.
+    """
+
+    def __init__(self, maxsize: int = 100) -> None:
+        self._queue: queue.Queue[tuple[Callable[[], object], str]] = queue.Queue(
+            maxsize
+        )
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._unfinished = 0
+        self.dropped = 0
+
+    def put(self, send: Callable[[], object], what: str) -> bool:
+        """Queue ``send()``; ``what`` names the e-mail in log messages."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._work, name="board outbox", daemon=True
+                )
+                self._thread.start()
+            try:
+                self._queue.put_nowait((send, what))
+            except queue.Full:
+                self.dropped += 1
+                logger.error("mail queue full: dropped %s", what)
+                return False
+            self._unfinished += 1
+        return True
+
+    def _work(self) -> None:
+        while True:
+            send, what = self._queue.get()
+            try:
+                send()
+            except Exception:
+                # smtplib's errors are OSErrors; a bad message raises others.
+                logger.exception("could not e-mail %s", what)
+            finally:
+                with self._lock:
+                    self._unfinished -= 1
+                    self._idle.notify_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until every queued e-mail was tried; False if time ran out."""
+        with self._lock:
+            return self._idle.wait_for(lambda: not self._unfinished, timeout)
+
+
+outbox = Outbox()

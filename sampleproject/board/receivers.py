@@ -7,9 +7,10 @@ mix the kinds:
     Publishes one ``"check"`` event per outcome on the ``"board"`` channel,
     carrying the service's dashboard tile as JSON, so open browsers update it.
 :func:`notify_incidents` (async)
-    E-mails the opened and closed incidents through
-    :class:`~sampleproject.board.notify.IncidentNotifier`, whose mail API is
-    sync: ``await notifier.a.send(...)`` runs it in a thread.
+    Queues an e-mail of the opened and closed incidents on
+    :data:`~sampleproject.board.notify.outbox`, whose thread sends it through
+    :class:`~sampleproject.board.notify.IncidentNotifier`: no sender waits
+    for the mail server.
 :func:`log_changes` (sync)
     Logs each opened or closed incident on the ``sampleproject.board`` logger.
 
@@ -30,7 +31,7 @@ the sender (the view or the checker). On Django 6.1 it also cancels the async
 receivers still running (they run in an :class:`asyncio.TaskGroup`); on
 Django 5.2 they run on, unawaited (``asyncio.gather``). So these receivers
 handle the failures they expect themselves: a mail server that is down is
-logged, not raised.
+logged by the outbox's thread, not raised.
 
 Send with ``asend()`` from inside an ``asgiref`` ``ThreadSensitiveContext``,
 as Django's ASGI handler does for every request and ``runchecks`` does for
@@ -51,10 +52,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from functools import partial
 
 from sampleproject.board.broadcast import get_broadcaster
 from sampleproject.board.models import Incident, Service
-from sampleproject.board.notify import IncidentNotifier, one_line
+from sampleproject.board.notify import IncidentNotifier, one_line, outbox
 from sampleproject.board.signals import checks_recorded
 from sampleproject.board.state import Tile, tile_from, tiles_queryset
 
@@ -91,17 +93,17 @@ async def publish_outcomes(sender, outcomes, changes, **kwargs) -> int:
 
 
 async def notify_incidents(sender, outcomes, changes, **kwargs) -> int:
-    """E-mail the incidents ``changes`` opened or closed; return mails sent."""
+    """Queue an e-mail of the incidents ``changes`` opened or closed.
+
+    Returns how many e-mails were queued (0 or 1). The outbox's thread sends
+    it: the sender (a request, the checker) does not wait for the mail
+    server, and a failure is logged there, not raised here.
+    """
     if not changes or not notifier.recipients():
         return 0
     services = await Service.objects.ain_bulk({change.service_id for change in changes})
-    try:
-        return await notifier.a.send(changes, services)
-    except OSError:
-        # smtplib's errors are OSErrors too. The checks are stored already;
-        # failing the sender would not bring the e-mail back.
-        logger.exception("could not e-mail %d incident change(s)", len(changes))
-        return 0
+    what = f"{len(changes)} incident change(s)"
+    return int(outbox.put(partial(notifier.send, changes, services), what))
 
 
 def log_changes(sender, outcomes, changes, **kwargs) -> None:

@@ -42,7 +42,9 @@ API
   ``loop.getaddrinfo``, which does not block the event loop).
 * :func:`validate_service_url`, a Django validator for the form or model field,
   and :func:`validate_url_syntax`, its DNS-free twin for forms validated in
-  async views.
+  async views. :func:`check_url_offline` and :func:`validate_url_offline` add
+  the address check for hosts written as IP literals, still without DNS: the
+  model's URL field uses it, so every way in refuses ``http://10.0.0.1/``.
 * :class:`GuardedTransport` and :class:`GuardedSyncTransport`, httpx transports
   that re-check every request, redirects included, before it is sent.
 
@@ -136,9 +138,11 @@ __all__ = [
     "UnsafeURL",
     "aresolve_and_check",
     "check_address",
+    "check_url_offline",
     "check_url_syntax",
     "resolve_and_check",
     "validate_service_url",
+    "validate_url_offline",
     "validate_url_syntax",
 ]
 
@@ -476,6 +480,41 @@ def validate_service_url(value: str) -> None:
 def validate_url_syntax(value: str) -> None:
     """Django validator for the URL's syntax alone (no DNS), safe in async views."""
     _as_validation_error(check_url_syntax, value)
+
+
+def _literal_address(host: str) -> IPAddress | None:
+    """The address ``host`` spells, in any notation the resolver accepts, or None."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        # inet_aton parses without asking DNS, and reads the odd notations
+        # (2130706433, 0x7f000001, 127.1) the way getaddrinfo would.
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def check_url_offline(url: str, allowed: Iterable[str] | None = None) -> None:
+    """Apply every rule that needs no DNS: the syntax, and the address of a literal.
+
+    ``http://10.0.0.1/`` is refused here; a name that resolves to 10.0.0.1 is
+    left to :func:`resolve_and_check` and the guarded transports.
+    """
+    host, _port = _target(url)
+    address = _literal_address(host)
+    if address is not None:
+        check_address(address, allowed)
+
+
+def validate_url_offline(value: str) -> None:
+    """Django validator for :func:`check_url_offline`: no DNS, so safe anywhere.
+
+    The model's URL field uses it, so ``full_clean()`` and every model form
+    (the admin's included) refuse literal addresses the policy forbids.
+    """
+    _as_validation_error(check_url_offline, value)
 
 
 # --- Connection-time enforcement -------------------------------------------------

@@ -26,6 +26,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "sampleproject.board.formcharset.FormCharsetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -80,11 +81,22 @@ DEFAULT_FROM_EMAIL = "statusboard@localhost"
 _email_backend = os.environ.get(
     "EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
 )
+# Seconds an SMTP connection waits for the mail server. Django's default is
+# none: a server that accepts and then stalls would hold a send forever.
+_email_timeout = 10.0
 if django.VERSION >= (6, 1):
     # New in Django 6.1: MAILERS replaces EMAIL_BACKEND and the other EMAIL_*
     # connection settings, which are deprecated.
-    MAILERS = {"default": {"BACKEND": _email_backend}}
+    _mailer = {"BACKEND": _email_backend}
+    if _email_backend == "django.core.mail.backends.smtp.EmailBackend":
+        _mailer["OPTIONS"] = {
+            "host": "localhost",
+            "port": 25,
+            "timeout": _email_timeout,
+        }
+    MAILERS = {"default": _mailer}
 else:
     EMAIL_BACKEND = _email_backend
+    EMAIL_TIMEOUT = _email_timeout
 # Forms are small: refuse request bodies over 64 KiB with a 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024

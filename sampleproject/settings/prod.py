@@ -76,8 +76,9 @@ LOGGING = {
         "plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"},
     },
     "handlers": {
+        # Writes from a thread of its own: logging never blocks the event loop.
         "stderr": {
-            "class": "logging.StreamHandler",
+            "class": "sampleproject.logthread.ThreadedStreamHandler",
             "stream": "ext://sys.stderr",
             "formatter": "plain",
         },

@@ -57,7 +57,8 @@ async def flip_concurrently(upstream, requests: int):
     # Straight to ASGIHandler, not through AsyncClient: the handler gives each
     # request its own thread for sync code, each with its own database
     # connection, so the incident inserts really race.
-    app = get_asgi_application()
+    # Built off the loop: it runs django.setup(), which reconfigures logging.
+    app = await asyncio.to_thread(get_asgi_application)
 
     async def check_all():
         request = StreamingGet(app, "/api/check-all/", headers, method="POST")

@@ -1,5 +1,6 @@
 """manage.py, asgi.py and wsgi.py start the project; seed_demo validates input."""
 
+import asyncio
 import importlib
 import subprocess
 import sys
@@ -40,7 +41,9 @@ def test_asgi_and_wsgi_applications():
     from sampleproject.asgi import application as asgi_application
     from sampleproject.wsgi import application as wsgi_application
 
-    assert isinstance(asgi_application, ASGIHandler)  # tests run with DEBUG off
+    # Lifespan answers the server's start and stop; the rest is Django's.
+    assert isinstance(asgi_application, sampleproject.asgi.Lifespan)
+    assert isinstance(asgi_application.app, ASGIHandler)  # tests run with DEBUG off
     assert isinstance(wsgi_application, WSGIHandler)
 
 
@@ -49,10 +52,13 @@ async def test_uvicorn_gets_static_files_in_debug(settings):
     # uvicorn does not serve static files as runserver does; asgi.py wraps the
     # application in development so the dashboard's script loads.
     settings.DEBUG = True
-    application = importlib.reload(sampleproject.asgi).application
+    # Importing sets Django up (logging included): in a thread, as a server
+    # imports its application before its loop serves anything.
+    module = await asyncio.to_thread(importlib.reload, sampleproject.asgi)
+    application = module.application
     settings.DEBUG = False
-    importlib.reload(sampleproject.asgi)
-    assert isinstance(application, ASGIStaticFilesHandler)
+    await asyncio.to_thread(importlib.reload, sampleproject.asgi)
+    assert isinstance(application.app, ASGIStaticFilesHandler)
     async with StreamingGet(application, "/static/board/board.js") as response:
         body = await response.read_to_end()
     assert response.status == 200

@@ -114,17 +114,17 @@ def test_one_line_keeps_plain_text():
     assert one_line("abcdef", limit=4) == "abc…"
 
 
-def use_smtp(settings, port):
+def use_smtp(settings, port, timeout=5.0):
     """Send through SMTP to ``port``, configured as this Django version wants."""
     backend = "django.core.mail.backends.smtp.EmailBackend"
     if django.VERSION >= (6, 1):  # MAILERS replaces the EMAIL_* settings.
-        options = {"host": "127.0.0.1", "port": port, "timeout": 5}
+        options = {"host": "127.0.0.1", "port": port, "timeout": timeout}
         settings.MAILERS = {"default": {"BACKEND": backend, "OPTIONS": options}}
     else:
         settings.EMAIL_BACKEND = backend
         settings.EMAIL_HOST = "127.0.0.1"
         settings.EMAIL_PORT = port
-        settings.EMAIL_TIMEOUT = 5
+        settings.EMAIL_TIMEOUT = timeout
 
 
 def test_mail_errors_reach_the_caller(recipients, settings):

@@ -8,9 +8,11 @@ import sys
 
 import httpx
 import pytest
+from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.management.commands.runserver import Command as Runserver
 from django.test import AsyncClient, Client
+from django.test.client import AsyncClientHandler
 
 from sampleproject.board.models import Service
 from tests.support.servers import ROOT, free_port, running_server
@@ -78,6 +80,18 @@ def test_summary_through_wsgi():
     response = Client().get("/api/summary/")
     assert response.status_code == 200
     assert response.json() == {"services": 2, "enabled": 1}
+
+
+def test_async_client_has_a_handler_of_its_own():
+    # The page's claim: AsyncClient does not call the handler a server calls,
+    # so none of ASGIHandler's per-request work (its thread, its disconnect
+    # listener, its body spooling) happens. tests/internals/test_test_client.py
+    # shows each difference.
+    handler = AsyncClient().handler
+    assert isinstance(handler, AsyncClientHandler)
+    assert not isinstance(handler, ASGIHandler)
+    assert not hasattr(handler, "listen_for_disconnect")
+    assert not hasattr(handler, "read_body")
 
 
 @pytest.mark.asyncio

@@ -21,6 +21,7 @@ from sampleproject.board import receivers
 from sampleproject.board.broadcast import InMemoryBroadcaster
 from sampleproject.board.checker import Outcome
 from sampleproject.board.models import Check, Service
+from sampleproject.board.notify import outbox
 from sampleproject.board.receivers import (
     CHANNEL,
     RECEIVERS,
@@ -158,6 +159,7 @@ def assert_tiles(events, outcomes):
 
 
 def assert_mail(mailoutbox):
+    assert outbox.join(timeout=5)  # the outbox's thread sends it
     [mail] = mailoutbox
     assert mail.subject == "[status board] Payments API down; Search recovered"
     assert mail.to == RECIPIENTS
@@ -197,7 +199,7 @@ async def test_asend_runs_every_receiver_once(
         "notify_incidents": 1,
     }
     assert_tiles(await published(broadcaster), outcomes)
-    assert_mail(mailoutbox)
+    await asyncio.to_thread(assert_mail, mailoutbox)
     assert_logged(board_log, changes)
     # The sync receiver ran where the ORM runs for async code, off the loop.
     assert {r.thread for r in board_log.records if r.name == LOGGER} == {worker}
@@ -247,7 +249,8 @@ async def test_a_mail_failure_is_logged_not_raised(
             sender=Service, outcomes=outcomes, changes=changes
         )
 
-    assert ours(responses)["notify_incidents"] == 0
+    assert ours(responses)["notify_incidents"] == 1  # queued
+    assert await asyncio.to_thread(outbox.join, 5)
     [failure] = [r for r in board_log.records if r.levelno == logging.ERROR]
     assert failure.getMessage() == "could not e-mail 2 incident change(s)"
     assert isinstance(failure.exc_info[1], ConnectionRefusedError)

@@ -42,10 +42,17 @@ ROOT = Path(__file__).resolve().parents[2]
 RESET_ERRORS = (httpx.ReadError, httpx.RemoteProtocolError)
 
 
+# Built once at import: building one per client loads the CA bundle on the
+# event loop (the blocking guard, tests/support/blocking.py, reports it).
+SSL_CONTEXT = httpx.create_ssl_context()
+
+
 def client_for(url: str, **options) -> httpx.AsyncClient:
     # trust_env=False: a proxy set in the environment must not carry loopback
     # requests elsewhere.
-    return httpx.AsyncClient(base_url=url, trust_env=False, **options)
+    return httpx.AsyncClient(
+        base_url=url, trust_env=False, verify=SSL_CONTEXT, **options
+    )
 
 
 async def eventually(condition: Callable[[], bool], within: float = 2.0) -> None:
@@ -435,7 +442,7 @@ async def test_reset_mode_resets_the_connection(upstream):
 @pytest.mark.asyncio
 async def test_stopping_resets_requests_in_flight_and_then_refuses():
     # The client outlives the server, so only the server can end the request.
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with httpx.AsyncClient(trust_env=False, verify=SSL_CONTEXT) as client:
         async with running_upstream() as running:
             hanging = asyncio.create_task(client.get(f"{running.url}/hang"))
             await eventually(lambda: running.app.in_flight == 1)
@@ -500,17 +507,21 @@ async def test_reset_server_resets_and_leaves_nothing_open():
                 await client.get("/anything")
         # A client that never finishes its request line is reset on exit.
         port = int(url.rsplit(":", 1)[1])
-        silent = socket.create_connection(("127.0.0.1", port))
-        silent.sendall(b"GET / HTT")
+        reader, silent = await asyncio.open_connection("127.0.0.1", port)
+        silent.write(b"GET / HTT")
+        await silent.drain()
         await asyncio.sleep(0.05)
         stopping = time.monotonic()
     assert time.monotonic() - stopping < 0.5
-    with silent:
-        silent.settimeout(1)
-        with pytest.raises(ConnectionResetError):
-            silent.recv(1)
+    try:
+        async with asyncio.timeout(1):
+            with pytest.raises(ConnectionResetError):
+                await reader.read(1)
+    finally:
+        silent.close()
     with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        async with asyncio.timeout(1):
+            await asyncio.open_connection("127.0.0.1", port)
 
 
 @pytest.mark.asyncio
@@ -522,8 +533,14 @@ async def test_servers_listen_on_ipv4_loopback_only(host):
     with pytest.raises(ValueError, match="IPv4 loopback only"):
         async with reset_server(host):
             pass  # pragma: no cover
-    with pytest.raises(ValueError, match="IPv4 loopback only"), UpstreamThread(host):
-        pass  # pragma: no cover
+
+    def start_a_thread():
+        with UpstreamThread(host):
+            pass  # pragma: no cover
+
+    # Off the loop: start() waits for the thread to be ready.
+    with pytest.raises(ValueError, match="IPv4 loopback only"):
+        await asyncio.to_thread(start_a_thread)
 
 
 @pytest.mark.asyncio

@@ -29,9 +29,12 @@ from sampleproject.board.urlsafety import (
     UnsafeURL,
     aresolve_and_check,
     check_address,
+    check_url_offline,
     check_url_syntax,
     resolve_and_check,
     validate_service_url,
+    validate_url_offline,
+    validate_url_syntax,
 )
 
 PUBLIC = "93.184.215.14"
@@ -423,6 +426,62 @@ class TestValidator:
         assert excinfo.value.code == "unresolvable"
 
 
+class TestOffline:
+    """The model's validator: every rule that needs no DNS, and no DNS at all."""
+
+    @pytest.fixture(autouse=True)
+    def no_dns(self, monkeypatch):
+        def refuse(*args, **kwargs):
+            raise AssertionError("the offline check must not resolve")
+
+        monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+    @pytest.mark.parametrize(
+        ("url", "reason"),
+        [
+            ("http://169.254.169.254/latest/meta-data/", "metadata"),
+            ("http://10.0.0.1/", "private"),
+            ("http://0.0.0.0:8000/", "unspecified"),
+            ("http://[::1]:8000/", "loopback"),
+            ("http://[::ffff:10.0.0.1]/", "private"),
+            # Notations the resolver reads as addresses are read the same way.
+            ("http://2130706433/", "loopback"),
+            ("http://0x7f000001/", "loopback"),
+            ("http://017700000001/", "loopback"),
+            ("http://10.1/", "private"),
+            ("ftp://example.com/", "scheme"),
+        ],
+    )
+    def test_refuses_literals_and_bad_syntax(self, url, reason):
+        with pytest.raises(UnsafeURL) as excinfo:
+            check_url_offline(url, [])
+        assert excinfo.value.reason == reason
+        with pytest.raises(ValidationError) as excinfo:
+            validate_url_offline(url)
+        assert excinfo.value.code == reason
+
+    def test_a_name_is_left_to_the_resolver(self):
+        # internal.example might resolve to 10.0.0.5: that is the DNS twin's job.
+        assert check_url_offline("http://internal.example/", []) is None
+        assert validate_url_offline("https://status.example.com/health") is None
+
+    def test_public_literal_passes(self):
+        assert check_url_offline(f"http://{PUBLIC}/", []) is None
+
+    def test_reads_the_setting(self, settings):
+        settings.BOARD_ALLOWED_TARGETS = ("loopback",)
+        assert validate_url_offline("http://127.0.0.1:8001/svc/payments") is None
+        settings.BOARD_ALLOWED_TARGETS = ()
+        with pytest.raises(ValidationError):
+            validate_url_offline("http://127.0.0.1:8001/svc/payments")
+
+    def test_the_syntax_validator_lets_literals_through(self):
+        assert validate_url_syntax("http://10.0.0.1/") is None
+        with pytest.raises(ValidationError) as excinfo:
+            validate_url_syntax("http://user:pw@example.com/")
+        assert excinfo.value.code == "credentials"
+
+
 # --- Transports: async -----------------------------------------------------------
 
 
@@ -511,7 +570,10 @@ async def test_transport_with_real_server_connects_to_checked_address(
     dns, allow_loopback, upstream
 ):
     dns.add("status.example.com", ["127.0.0.1"])
-    transport = GuardedTransport(retries=0, limits=httpx.Limits(max_connections=5))
+    # Built off the loop: a real transport loads the CA bundle when it is made.
+    transport = await asyncio.to_thread(
+        GuardedTransport, retries=0, limits=httpx.Limits(max_connections=5)
+    )
     assert transport.pins_connections
     async with httpx.AsyncClient(transport=transport) as client:
         response = await client.get(f"http://status.example.com:{upstream.port}/up")
@@ -530,7 +592,8 @@ async def test_transport_refuses_rebinding_at_connection_time(
     # (and allowed again after that, so that a transport that resolved a third
     # time would reach the local server and fail this test, not the network).
     dns.add("rebind.example", ["127.0.0.1"], ["10.0.0.5"], ["127.0.0.1"])
-    async with httpx.AsyncClient(transport=GuardedTransport()) as client:
+    transport = await asyncio.to_thread(GuardedTransport)  # off the loop
+    async with httpx.AsyncClient(transport=transport) as client:
         with pytest.raises(UnsafeRequest) as excinfo:
             await client.get(f"http://rebind.example:{upstream.port}/")
     assert (excinfo.value.reason, excinfo.value.address) == ("private", "10.0.0.5")
@@ -540,7 +603,8 @@ async def test_transport_refuses_rebinding_at_connection_time(
 @pytest.mark.asyncio
 async def test_transport_unresolvable_at_connection_time(dns, allow_loopback):
     dns.add("flaky.example", ["127.0.0.1"], [])
-    async with httpx.AsyncClient(transport=GuardedTransport()) as client:
+    transport = await asyncio.to_thread(GuardedTransport)  # off the loop
+    async with httpx.AsyncClient(transport=transport) as client:
         with pytest.raises(
             httpx.ConnectError, match=r"flaky\.example does not resolve"
         ):

@@ -31,12 +31,13 @@ from tests.support.servers import ROOT, free_port, running_server
 PASSWORD = "correct-horse-battery"
 DEMO_SLUGS = ["email", "login", "payments", "search"]
 # Not the reader's to write: startproject/startapp make these, the reader's
-# makemigrations makes the migration, and the rest serve the site's own tests,
+# makemigrations makes the migrations, and the rest serve the site's own tests,
 # demos and benchmarks.
 GENERATED = {
     "sampleproject/__init__.py",
     "sampleproject/board/__init__.py",
     "sampleproject/board/migrations/0001_initial.py",
+    "sampleproject/board/migrations/0002_alter_service_url.py",
 }
 REPOSITORY_ONLY = {
     "sampleproject/manage.py",

@@ -6,9 +6,10 @@ Each enabled service is checked every ``interval`` (its own setting) by one
 *round*: concurrently, at most ``--concurrency`` requests at a time (an
 :class:`asyncio.Semaphore`), then stored with
 :func:`~sampleproject.board.recording.record`, then announced with
-``await checks_recorded.asend(...)``, so the receivers publish tiles, e-mail
-and log incidents. Live updates reach browsers from this process only through
-Redis (``REDIS_URL``): in-process pub/sub has no subscribers here.
+``await checks_recorded.asend(...)``, so the receivers publish tiles, queue
+e-mails and log incidents (a slow mail server never holds up the next round).
+Live updates reach browsers from this process only through Redis
+(``REDIS_URL``): in-process pub/sub has no subscribers here.
 
 - An upstream failure (timeout, refused connection, wrong status...) is a
   failed check, stored like any other. An unexpected exception fails one check
@@ -45,8 +46,14 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connections
 
-from sampleproject.board.checker import Outcome, check_service, make_async_client
+from sampleproject.board.checker import (
+    Outcome,
+    check_service,
+    close_shared_client,
+    open_shared_client,
+)
 from sampleproject.board.models import Service
+from sampleproject.board.notify import outbox
 from sampleproject.board.recording import record
 from sampleproject.board.signals import checks_recorded
 from sampleproject.board.state import forget_tiles
@@ -412,7 +419,8 @@ class Command(BaseCommand):
         self.report(scheduler, once=once, verbosity=options["verbosity"])
 
     async def main(self, *, concurrency, refresh, grace, **run_options) -> Scheduler:
-        client = make_async_client()
+        # Built in a thread: loading the CA bundle would block the loop.
+        client = await open_shared_client()
         scheduler = Scheduler(
             client, concurrency=concurrency, refresh=refresh, grace=grace
         )
@@ -435,7 +443,9 @@ class Command(BaseCommand):
             with stop_on_signals(on_signal):
                 return await scheduler.run(**run_options)
         finally:
-            await client.aclose()
+            await close_shared_client()
+            # Incident e-mails still queued get their chance before exit.
+            await asyncio.to_thread(outbox.join, grace)
 
     def report(self, scheduler: Scheduler, *, once: bool, verbosity: int) -> None:
         if verbosity == 0:
