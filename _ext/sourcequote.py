@@ -12,8 +12,19 @@ exists fails the build (an error under ``-W``).
 
 ``{test}`` links a sentence to the test that proves it: ``{test}`tests/internals/
 test_bridges.py::test_async_to_sync_in_a_running_loop_raises``` renders a small
-"(test)" marker whose title is the test's id. The build fails if the file or the
+"(test)" link whose title is the test's id. The build fails if the file or the
 test function does not exist, so a claim cannot outlive its proof.
+
+The link goes to a page of the built site: the HTML builder writes each test file
+that a page cites, highlighted, under ``_tests/`` (``_tests/tests/internals/
+test_bridges.py.html``), with an anchor on every test (``#test_name``, or
+``#TestClass.test_name`` for a method). The site has no repository URL, and the
+copy it links to is the file the build checked, so the link works offline and
+never points at another version of the test. Other builders render the marker
+as text.
+
+The marker is glued to the word before it by one no-break space, whatever
+whitespace the source had there, so "(test)" never starts a line.
 """
 
 from __future__ import annotations
@@ -26,10 +37,15 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from docutils import nodes
+from sphinx import addnodes
 from sphinx.directives.code import LiteralInclude
 from sphinx.util.docutils import SphinxRole
+from sphinx.util.nodes import make_refnode
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where the HTML builder writes the cited test files, as page names.
+TEST_PAGES = "_tests"
+NBSP = "\u00a0"
 
 
 def locate(dotted: str) -> tuple[Path, str, str]:
@@ -94,6 +110,26 @@ class SourceObject(LiteralInclude):
         return super().run()
 
 
+def test_definitions(tree: ast.Module) -> dict[str, int]:
+    """Every function and class of a test module, by ``::`` path: its first line.
+
+    The first line is the first decorator's, so a link shows the markers too.
+    """
+    found: dict[str, int] = {}
+
+    def walk(scope: list[ast.stmt], prefix: str) -> None:
+        for node in scope:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = prefix + node.name
+                lines = [node.lineno] + [d.lineno for d in node.decorator_list]
+                found[name] = min(lines)
+                if isinstance(node, ast.ClassDef):
+                    walk(node.body, name + "::")
+
+    walk(tree.body, "")
+    return found
+
+
 def find_test_problem(test_id: str) -> str | None:
     """None if ``path::name`` names a test (in a class or not), else why not."""
     path_text, _, name = test_id.partition("::")
@@ -105,24 +141,18 @@ def find_test_problem(test_id: str) -> str | None:
             else f"expected path::name, got {test_id!r}"
         )
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    wanted = name.split("::")
-    scope: list[ast.stmt] = tree.body
-    for part in wanted:
-        found = next(
-            (
-                node
-                for node in scope
-                if isinstance(
-                    node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-                )
-                and node.name == part
-            ),
-            None,
-        )
-        if found is None:
-            return f"{path_text} has no test {name!r}"
-        scope = getattr(found, "body", [])
+    if name not in test_definitions(tree):
+        return f"{path_text} has no test {name!r}"
     return None
+
+
+def anchor(name: str) -> str:
+    """The fragment id of a test on its file's page: ``Class.test`` for ``::``."""
+    return name.replace("::", ".")
+
+
+def test_page(path_text: str) -> str:
+    return f"{TEST_PAGES}/{path_text}"
 
 
 class ClaimTestRole(SphinxRole):
@@ -134,12 +164,114 @@ class ClaimTestRole(SphinxRole):
                 f"{{test}}: {problem}", line=self.lineno
             )
             return [], [message]
-        marker = nodes.inline("", "", classes=["claim-test"])
-        marker += nodes.abbreviation("(test)", "(test)", explanation=test_id)
-        return [nodes.Text("\u00a0"), marker], []
+        path_text, _, name = test_id.partition("::")
+        self.env.claim_test_files.setdefault(self.env.docname, set()).add(path_text)
+        xref = addnodes.pending_xref(
+            "",
+            nodes.inline("(test)", "(test)"),
+            refdomain="std",
+            reftype="claim-test",
+            reftarget=test_page(path_text),
+            refid=anchor(name),
+            reftitle=test_id,
+            refexplicit=True,
+            refdoc=self.env.docname,
+        )
+        marker = nodes.inline("", "", xref, classes=["claim-test"])
+        return [marker], []
+
+
+def glue_markers(app, doctree) -> None:
+    """Exactly one no-break space before each marker, in place of any whitespace."""
+    for marker in list(doctree.findall(nodes.inline)):
+        if "claim-test" not in marker["classes"]:
+            continue
+        parent = marker.parent
+        # By identity: Text nodes are strings, and list.index() would find the
+        # first equal one, such as an earlier line break.
+        position = next(i for i, child in enumerate(parent) if child is marker)
+        if position == 0:
+            continue
+        before = parent[position - 1]
+        if isinstance(before, nodes.Text):
+            # rstrip() takes a no-break space too: never two in a row.
+            parent[position - 1] = nodes.Text(str(before).rstrip() + NBSP)
+        else:
+            parent.insert(position, nodes.Text(NBSP))
+
+
+def resolve_claim_link(app, env, node, contnode):
+    if node.get("reftype") != "claim-test":
+        return None
+    if app.builder.format != "html":
+        return contnode
+    link = make_refnode(
+        app.builder,
+        node["refdoc"],
+        node["reftarget"],
+        node["refid"],
+        contnode,
+        node["reftitle"],
+    )
+    link["classes"].append("claim-test-link")
+    return link
+
+
+def init_env(app, env, docnames) -> None:
+    if not hasattr(env, "claim_test_files"):
+        env.claim_test_files = {}
+
+
+def purge_doc(app, env, docname) -> None:
+    getattr(env, "claim_test_files", {}).pop(docname, None)
+
+
+def merge_info(app, env, docnames, other) -> None:
+    for docname in docnames:
+        if docname in other.claim_test_files:
+            env.claim_test_files[docname] = other.claim_test_files[docname]
+
+
+def highlighted_test_file(app, path_text: str) -> str:
+    """The file as highlighted HTML, an anchor at the first line of each test."""
+    source = (ROOT / path_text).read_text(encoding="utf-8")
+    starts: dict[int, list[str]] = {}
+    for name, line in test_definitions(ast.parse(source)).items():
+        starts.setdefault(line, []).append(anchor(name))
+    html = app.builder.highlighter.highlight_block(source, "python", linenos=False)
+    # Pygments keeps one output line per source line; the first one carries
+    # the opening <pre>, split off so that line N is lines[N].
+    lines = html.splitlines()
+    before, _, first = lines[0].partition("<pre>")
+    lines[0:1] = [before + "<pre>", first]
+    for number in range(len(lines) - 1, 0, -1):
+        ids = starts.get(number, [])
+        targets = "".join(f'<span id="{ident}"></span>' for ident in ids)
+        lines[number] = targets + lines[number]
+    return "\n".join(lines)
+
+
+def collect_test_pages(app):
+    if app.builder.format != "html" or not hasattr(app.env, "claim_test_files"):
+        return
+    cited = sorted(set().union(*app.env.claim_test_files.values()))
+    for path_text in cited:
+        body = (
+            f"<h1>{path_text}</h1>\n"
+            f"<p>The test file as this build checked it.</p>\n"
+            + highlighted_test_file(app, path_text)
+        )
+        context = {"parents": [], "title": path_text, "body": body}
+        yield test_page(path_text), context, "page.html"
 
 
 def setup(app):
     app.add_directive("source-object", SourceObject)
     app.add_role("test", ClaimTestRole())
-    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
+    app.connect("env-before-read-docs", init_env)
+    app.connect("env-purge-doc", purge_doc)
+    app.connect("env-merge-info", merge_info)
+    app.connect("doctree-read", glue_markers)
+    app.connect("missing-reference", resolve_claim_link)
+    app.connect("html-collect-pages", collect_test_pages)
+    return {"version": "2", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -13,7 +13,7 @@ from pathlib import Path
 import django
 import django.core.cache.backends
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.contrib.auth import aauthenticate, alogin
 from django.contrib.auth.backends import BaseBackend
 from django.contrib.auth.hashers import MD5PasswordHasher
@@ -29,7 +29,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.db import connection, connections
 from django.db.models import query as query_module
 from django.dispatch import Signal
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.template import engines
 from django.test import AsyncRequestFactory
 from django.urls import path
@@ -489,7 +489,11 @@ async def test_alogin_runs_its_sql_in_worker_threads():
 
 
 GATE: dict[str, asyncio.Event] = {}
-PRODUCED: list[str] = []
+# The sync iterator's parts, each with the thread that produced it, and the gate
+# it waits at between them (a threading.Event: it is waited on in a thread).
+PRODUCED: list[tuple[str, int]] = []
+FIRST_MADE = threading.Event()
+SYNC_GATE = threading.Event()
 
 
 async def async_stream_view(request):
@@ -503,9 +507,13 @@ async def async_stream_view(request):
 
 def sync_stream_view(request):
     def parts():
-        for part in ("first\n", "second\n"):
-            PRODUCED.append(part)
-            yield part
+        PRODUCED.append(("first\n", threading.get_ident()))
+        FIRST_MADE.set()
+        yield "first\n"
+        # Bounded, so that a regression fails the test instead of hanging it.
+        SYNC_GATE.wait(timeout=5)
+        PRODUCED.append(("second\n", threading.get_ident()))
+        yield "second\n"
 
     return StreamingHttpResponse(parts())
 
@@ -531,13 +539,25 @@ async def test_an_async_iterator_streams_on_the_loop_under_asgi():
 @pytest.mark.asyncio
 async def test_a_sync_iterator_is_consumed_whole_before_sending_under_asgi():
     PRODUCED.clear()
+    FIRST_MADE.clear()
+    SYNC_GATE.clear()
+    loop_thread = threading.get_ident()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         async with StreamingGet(ASGIHandler(), "/stream/sync/") as response:
-            await response.read_until("first", limit=2)
-            # Both parts were produced before the first one was sent.
-            assert PRODUCED == ["first\n", "second\n"]
-            await response.read_to_end()
+            assert await asyncio.to_thread(FIRST_MADE.wait, 5)
+            # The loop runs this test while the iterator waits at the gate, so
+            # the iterator is in another thread; and the first part, made,
+            # has not been sent.
+            await asyncio.sleep(0.2)
+            assert response.outgoing.empty()
+            assert [part for part, _ in PRODUCED] == ["first\n"]
+            SYNC_GATE.set()
+            # Both parts arrive only once the second is made.
+            assert await response.read_to_end() == "first\nsecond\n"
+    assert [part for part, _ in PRODUCED] == ["first\n", "second\n"]
+    (first_thread, second_thread) = (thread for _, thread in PRODUCED)
+    assert first_thread == second_thread != loop_thread
     assert any("must consume synchronous iterators" in str(w.message) for w in caught)
 
 
@@ -545,6 +565,39 @@ def test_the_template_engine_has_no_async_code():
     template_dir = DJANGO_DIR / "template"
     for marker in (r"\basync def\b", r"\bsync_to_async\b", r"\basync_to_sync\b"):
         assert files_matching(marker, template_dir) == [], marker
+
+
+@pytest.mark.asyncio
+async def test_a_template_rendered_from_an_async_view_blocks_the_loop_without_a_hop(
+    monkeypatch,
+):
+    hops = []
+    original_call = SyncToAsync.__call__
+
+    async def counting_call(self, *args, **kwargs):
+        hops.append(self.func)
+        return await original_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
+    rendered_in = []
+
+    class Where:
+        def __str__(self):
+            rendered_in.append(threading.get_ident())
+            return "here"
+
+    template = engines["django"].from_string("{{ where }} {{ where }}")
+
+    async def view(request):
+        return HttpResponse(template.render({"where": Where()}, request))
+
+    request = AsyncRequestFactory().get("/")
+    ticks = await ticks_while(lambda: view(request))
+    # Rendered in the loop's own thread, with no sync_to_async on the way, and
+    # no other task ran meanwhile.
+    assert rendered_in == [threading.get_ident()] * 2
+    assert hops == []
+    assert ticks == 0
 
 
 @pytest.mark.asyncio

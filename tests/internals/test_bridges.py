@@ -34,7 +34,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 from django.dispatch import Signal
 from django.http import HttpResponse
-from django.test import AsyncClient
+from django.test import AsyncClient, SimpleTestCase, override_settings
 from django.urls import path
 
 from sampleproject.board.models import Service
@@ -97,6 +97,13 @@ def process_wide_thread() -> int:
     return SyncToAsync.single_thread_executor.submit(threading.get_ident).result(
         timeout=TIMEOUT
     )
+
+
+async def aprocess_wide_thread() -> int:
+    """The same, from async code: waiting on ``result()`` would block the loop."""
+    future = SyncToAsync.single_thread_executor.submit(threading.get_ident)
+    async with asyncio.timeout(TIMEOUT):
+        return await asyncio.wrap_future(future)
 
 
 def default_pool_size() -> int:
@@ -167,7 +174,7 @@ async def test_shared_context_raises_would_deadlock():
     with raises_exactly(RuntimeError, WOULD_DEADLOCK):
         await second
     release.set()
-    assert await first == process_wide_thread()
+    assert await first == await aprocess_wide_thread()
 
 
 @pytest.mark.asyncio
@@ -178,7 +185,7 @@ async def test_two_calls_from_separate_contexts_queue_on_one_thread():
 
     # gather() wraps each call in a task with a context copy of its own.
     first, second = await asyncio.gather(call(), call())
-    assert first == second == process_wide_thread()
+    assert first == second == await aprocess_wide_thread()
 
 
 def two_async_receivers():
@@ -209,7 +216,7 @@ async def test_asend_without_a_context_raises_would_deadlock():
 @within_timeout
 async def test_asend_on_django_52_works_without_a_context():
     responses = await two_async_receivers().asend(sender=None)
-    assert [ident for _, ident in responses] == [process_wide_thread()] * 2
+    assert [ident for _, ident in responses] == [await aprocess_wide_thread()] * 2
 
 
 @pytest.mark.asyncio
@@ -218,7 +225,7 @@ async def test_asend_inside_a_thread_sensitive_context_works():
     async with ThreadSensitiveContext():
         responses = await two_async_receivers().asend(sender=None)
     first, second = (ident for _, ident in responses)
-    assert first == second != process_wide_thread()
+    assert first == second != await aprocess_wide_thread()
 
 
 @pytest.mark.asyncio
@@ -286,7 +293,7 @@ async def test_a_thread_sensitive_context_has_a_thread_of_its_own():
     async with ThreadSensitiveContext():
         first = await sync_to_async(threading.get_ident)()
         second = await sync_to_async(threading.get_ident)()
-    assert first == second != process_wide_thread()
+    assert first == second != await aprocess_wide_thread()
 
 
 @pytest.mark.asyncio
@@ -461,13 +468,17 @@ async def test_default_executor_size():
 @within_timeout
 async def test_choosing_the_executor():
     loop = asyncio.get_running_loop()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mine") as mine:
+    mine = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mine")
+    try:
         name = await sync_to_async(
             lambda: threading.current_thread().name,
             thread_sensitive=False,
             executor=mine,
         )()
         assert name.startswith("mine")
+    finally:
+        # shutdown() joins the executor's thread: wait for it off the loop.
+        await asyncio.to_thread(mine.shutdown)
     loop.set_default_executor(ThreadPoolExecutor(max_workers=1, thread_name_prefix="x"))
     name = await sync_to_async(
         lambda: threading.current_thread().name, thread_sensitive=False
@@ -688,7 +699,7 @@ async def test_one_asgi_request_has_one_sync_thread(noted):
     ]
     threads = {ident for _, ident in noted}
     assert len(threads) == 1
-    assert threads.isdisjoint({threading.get_ident(), process_wide_thread()})
+    assert threads.isdisjoint({threading.get_ident(), await aprocess_wide_thread()})
 
 
 @pytest.mark.asyncio
@@ -705,7 +716,27 @@ async def test_async_client_uses_the_process_wide_thread(noted):
     client = AsyncClient()
     await asyncio.gather(client.get("/note/"), client.get("/note/"))
     views = [ident for label, ident in noted if label == "view"]
-    assert views == [process_wide_thread()] * 2
+    assert views == [await aprocess_wide_thread()] * 2
+
+
+@override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=[])
+class AsyncClientInADjangoTestCase(SimpleTestCase):
+    """Django's own test classes run an async test method through async_to_sync."""
+
+    def setUp(self):
+        self.test_thread = threading.get_ident()
+        events.clear()
+
+    async def test_sync_views_run_in_the_tests_own_thread(self):
+        # This coroutine runs on a loop in another thread, while the test's
+        # thread waits in a CurrentThreadExecutor: thread-sensitive calls go
+        # there, ahead of the process-wide thread.
+        assert threading.get_ident() != self.test_thread
+        client = AsyncClient()
+        await asyncio.gather(client.get("/note/"), client.get("/note/"))
+        views = [ident for label, ident in events if label == "view"]
+        assert views == [self.test_thread] * 2
+        assert self.test_thread != await aprocess_wide_thread()
 
 
 @pytest.mark.asyncio
@@ -723,3 +754,40 @@ async def test_a_context_starts_its_worker_and_one_more_thread_to_leave(monkeypa
         during = len(started)
     # asgiref 3.13 shuts the context's executor down from a thread of its own.
     assert (asgiref.__version__, during, len(started)) == ("3.13.0", 1, 2)
+
+
+@pytest.mark.asyncio
+async def test_a_context_without_thread_sensitive_calls_starts_no_thread(monkeypatch):
+    started = []
+    original = threading.Thread.start
+
+    def counting_start(thread):
+        started.append(thread.name)
+        return original(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    # No thread-sensitive call: no executor is made, none to shut down on exit.
+    async with ThreadSensitiveContext():
+        await asyncio.sleep(0)
+    assert started == []
+
+
+@pytest.mark.asyncio
+async def test_an_async_view_under_asgi_handler_still_starts_two_threads(
+    monkeypatch, settings
+):
+    settings.MIDDLEWARE = []
+    handler = ASGIHandler()
+    started = []
+    original = threading.Thread.start
+
+    def counting_start(thread):
+        started.append(thread.name)
+        return original(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    # request_started's sync receivers (close_old_connections) and closing the
+    # response are thread-sensitive calls: the context makes its worker, and
+    # one more thread to join it.
+    assert await asgi_get(handler, "/context/") == (200, "ThreadSensitiveContext")
+    assert len(started) == 2

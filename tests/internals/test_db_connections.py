@@ -28,15 +28,37 @@ from django.db import (
     connections,
 )
 from django.db.backends.signals import connection_created
+from django.http import StreamingHttpResponse
 from django.test import AsyncClient
 from django.urls import path
 
 from sampleproject.board.demo import seed
+from sampleproject.board.models import Service
 from snippets.internals.db_connections import open_sessions, service_count
 from tests.support.asgi import StreamingGet
 
 URLS = "tests.internals.test_db_connections"
-urlpatterns = [path("services/count/", service_count)]
+
+# Set by the test that streams: the stream's second part waits for it.
+STREAM_GATE: dict[str, asyncio.Event] = {}
+
+
+def count_then_stream(request):
+    """A sync view that queries, then streams a response that outlives the query."""
+    count = Service.objects.count()
+
+    async def parts():
+        yield f"{count} services\n"
+        await STREAM_GATE["more"].wait()
+        yield "end\n"
+
+    return StreamingHttpResponse(parts())
+
+
+urlpatterns = [
+    path("services/count/", service_count),
+    path("services/stream/", count_then_stream),
+]
 
 
 def current_connection():
@@ -369,6 +391,44 @@ def test_a_pool_hands_connections_from_request_thread_to_request_thread():
         finally:
             new.opened.clear()
     assert wait_for_sessions(name, 0) == 0
+
+
+@pytest.mark.needs_service("postgres")
+@pytest.mark.urls(URLS)
+@pytest.mark.django_db(transaction=True)
+def test_a_pooled_connection_is_held_until_request_finished():
+    seed()
+    pool = {"min_size": 1, "max_size": 1, "timeout": 10}
+    options = {"application_name": f"safety-held-{os.getpid()}", "pool": pool}
+
+    async def stream_once(new):
+        STREAM_GATE["more"] = asyncio.Event()
+        async with StreamingGet(ASGIHandler(), "/services/stream/") as response:
+            await response.read_until("services")
+            (wrapper,) = new.wrappers
+            # The query is long done, the response still streams: the request
+            # still holds its connection, checked out of the pool.
+            during = wrapper.connection is not None, checked_out(wrapper)
+            STREAM_GATE["more"].set()
+            await response.read_to_end()
+        # The handler has closed the response: request_finished has run.
+        return during, (wrapper.connection is not None, checked_out(wrapper))
+
+    def checked_out(wrapper):
+        stats = wrapper.pool.get_stats()
+        return stats["pool_size"] - stats["pool_available"]
+
+    with (
+        a_pool_of_its_own(),
+        new_connections_get(0, options),
+        NewConnections() as new,
+    ):
+        try:
+            during, after = asyncio.run(stream_once(new))
+        finally:
+            new.opened.clear()
+    assert during == (True, 1)
+    assert after == (False, 0)
 
 
 def test_django_refuses_a_pool_with_persistent_connections():

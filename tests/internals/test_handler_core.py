@@ -57,6 +57,7 @@ PROJECT_ON_ASGI = [
     "SecurityMiddleware (async)",
     "SessionMiddleware (async)",
     "CommonMiddleware (async)",
+    "FormCharsetMiddleware (async)",
     "CsrfViewMiddleware (async)",
     "AuthenticationMiddleware (async)",
     "MessageMiddleware (async)",
@@ -161,6 +162,10 @@ class NotingMixin(MiddlewareMixin):
 
     def process_request(self, request):
         note("process_request")
+
+    def process_response(self, request, response):
+        note("process_response")
+        return response
 
 
 class NotingASGIHandler(ASGIHandler):
@@ -388,8 +393,54 @@ def test_the_log_needs_debug(caplog):
     assert adaptations(caplog) == []
 
 
+@pytest.mark.asyncio
+@here
+@pytest.mark.parametrize("count", [1, 10])
+async def test_a_run_of_sync_only_middleware_costs_one_pair_of_hops(monkeypatch, count):
+    with override_settings(MIDDLEWARE=[SYNC_ONLY] * count):
+        handler = ASGIHandler()
+    assert adapters(handler) == ["sync_to_async", "async_to_sync"]
+    hops = []
+    sync_to_async_call, async_to_sync_call = SyncToAsync.__call__, AsyncToSync.__call__
+
+    async def counting_sync_to_async(self, *args, **kwargs):
+        hops.append("sync_to_async")
+        return await sync_to_async_call(self, *args, **kwargs)
+
+    def counting_async_to_sync(self, *args, **kwargs):
+        hops.append("async_to_sync")
+        return async_to_sync_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting_sync_to_async)
+    monkeypatch.setattr(AsyncToSync, "__call__", counting_async_to_sync)
+    get = await asgi_get("/async/", handler)
+    assert get.body == "async"
+    # One adapter pair into the run and back out, whatever its length; the
+    # other sync_to_async calls are the request signals', the response's close
+    # and the view's own.
+    assert hops.count("async_to_sync") == 1
+    assert hops.count("sync_to_async") == 4
+
+
+@override_settings(MIDDLEWARE=[SYNC_ONLY])
+def test_middleware_that_sets_neither_flag_is_sync_only():
+    # Neither attribute exists: load_middleware's defaults apply.
+    assert not hasattr(SyncOnlyMiddleware, "sync_capable")
+    assert not hasattr(SyncOnlyMiddleware, "async_capable")
+    assert chain_layers(ASGIHandler()) == [
+        "sync_to_async",
+        "SyncOnlyMiddleware (sync)",
+        "async_to_sync",
+        "BaseHandler._get_response_async",
+    ]
+    assert chain_layers(WSGIHandler()) == [
+        "SyncOnlyMiddleware (sync)",
+        "BaseHandler._get_response",
+    ]
+
+
 @override_settings(MIDDLEWARE=[f"{HERE}.NoFlags"])
-def test_middleware_with_neither_mode_is_refused():
+def test_middleware_with_both_flags_false_is_refused():
     with pytest.raises(RuntimeError, match="at least one of"):
         ASGIHandler()
 
@@ -477,13 +528,24 @@ async def test_sync_view_under_asgi_runs_in_a_thread():
 @here
 @override_settings(MIDDLEWARE=[f"{HERE}.NotingMixin"])
 async def test_one_sync_thread_per_request():
+    # Outside any ThreadSensitiveContext, thread-sensitive calls go to asgiref's
+    # one process-wide thread: the thread a request must not be using.
+    process_wide = await asyncio.wrap_future(
+        SyncToAsync.single_thread_executor.submit(threading.get_ident)
+    )
     await asgi_get("/async/")
     loop_thread = threading.get_ident()
-    # MiddlewareMixin runs process_request through sync_to_async...
-    assert seen["process_request"] != loop_thread
-    # ...in the same thread as every other thread-sensitive call of the request.
-    assert seen["process_request"] == seen["view's sync_to_async"]
+    # MiddlewareMixin runs process_request and process_response through
+    # sync_to_async, in the same thread as the view's thread-sensitive call...
+    request_thread = seen["process_request"]
+    assert request_thread != loop_thread
+    assert seen["process_response"] == request_thread
+    assert seen["view's sync_to_async"] == request_thread
     assert seen["view"] == loop_thread
+    # ...a thread of this request's own, not the process-wide one, and gone
+    # once the request's ThreadSensitiveContext has exited.
+    assert request_thread != process_wide
+    assert request_thread not in {thread.ident for thread in threading.enumerate()}
 
 
 @pytest.mark.asyncio

@@ -80,6 +80,7 @@ def read_body_view(request):
 
 
 async def slow_async_view(request):
+    seen["view_task"] = asyncio.current_task()
     seen["started"].set()
     try:
         await asyncio.sleep(60)
@@ -317,6 +318,24 @@ async def test_disconnect_cancels_the_async_view(signals_seen):
 
 
 @pytest.mark.asyncio
+async def test_the_view_runs_in_the_handlers_own_task_from_django_6_1():
+    seen["started"] = asyncio.Event()
+    connection = ASGIConnection("/slow-async/")
+    served = asyncio.create_task(connection.serve(ASGIHandler()))
+    await asyncio.wait_for(seen["started"].wait(), TIMEOUT)
+    connection.disconnect()
+    await asyncio.wait_for(served, TIMEOUT)
+    assert seen["cancelled"] is True
+    if django.VERSION >= (6, 1):
+        # The body of handle()'s `async with TaskGroup()`: the listener's
+        # RequestAborted makes the group cancel this, the handler's own task.
+        assert seen["view_task"] is served
+    else:
+        # A task of its own, which the handler cancels.
+        assert seen["view_task"] is not served
+
+
+@pytest.mark.asyncio
 async def test_disconnect_does_not_stop_a_sync_view(signals_seen):
     seen["started"] = threading.Event()
     seen["released"] = threading.Event()
@@ -506,8 +525,24 @@ async def test_asgi_cuts_a_long_body_into_64_kib_messages():
 
 
 @pytest.mark.asyncio
-async def test_asgi_closing_the_response_closes_the_body_file():
-    connection = ASGIConnection("/upload/", method="POST", chunks=[b"a form"])
-    await connection.serve(ASGIHandler())
+async def test_asgi_closing_the_response_closes_the_body_file(settings):
+    # A body over the limit: spooled to a temporary file on disk.
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 10
+    at_request_finished = {}
+
+    def on_finished(sender, **kwargs):
+        # handle() closes the body file too, but only after response.close()
+        # has returned: what is closed here was closed by the response.
+        stream = seen["stream"]
+        at_request_finished["closed"] = stream.closed
+        at_request_finished["disk file closed"] = stream._file.closed
+
+    request_finished.connect(on_finished)
+    try:
+        connection = ASGIConnection("/upload/", method="POST", chunks=[b"a" * 8] * 3)
+        await connection.serve(ASGIHandler())
+    finally:
+        request_finished.disconnect(on_finished)
     assert connection.status == 204
-    assert seen["stream"].closed is True
+    assert seen["rolled"] is True
+    assert at_request_finished == {"closed": True, "disk file closed": True}

@@ -289,7 +289,9 @@ async def test_async_client_runs_every_sync_view_in_one_shared_thread():
     first, second = seen.pop("threads")
     assert first is second
     shared = SyncToAsync.single_thread_executor.submit(threading.current_thread)
-    assert shared.result(TIMEOUT) is first  # asgiref's process-wide thread
+    # Awaited, not result(): a test must not block its own event loop.
+    async with asyncio.timeout(TIMEOUT):
+        assert await asyncio.wrap_future(shared) is first  # the process-wide thread
     handler = ASGIHandler()
     await ASGIConnection("/sync/").serve(handler)
     await ASGIConnection("/sync/").serve(handler)
@@ -373,7 +375,8 @@ async def test_the_orm_in_an_async_test_uses_another_thread_and_connection(
     thread, connection = await sync_to_async(where)()
     assert thread is not threading.current_thread()
     shared = SyncToAsync.single_thread_executor.submit(threading.current_thread)
-    assert shared.result(TIMEOUT) is thread
+    async with asyncio.timeout(TIMEOUT):
+        assert await asyncio.wrap_future(shared) is thread
     assert connection is not seen["test_connection"]
     assert await Service.objects.acount() == 0  # the row is not visible there
 
