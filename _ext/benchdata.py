@@ -27,10 +27,20 @@ versions and the date of the run. The ``bench`` role renders one figure:
 ``GROUP/CASE/FIELD`` with FIELD one of ``mean``, ``median``, ``stdev``,
 ``min``, ``max`` (microseconds), ``cv`` (a percentage), ``n``, ``ratio``
 (to the group's baseline), ``threads`` (threads started per request) or
-``extra`` (a sync-only middleware chain minus the async-capable one, in
-microseconds); or a fact about the run: ``machine/cpu_model``,
+``extra`` (a sync-only middleware chain minus the async-capable one, or
+startproject's middleware minus their async-native versions, in
+microseconds), ``hops`` (the ``sync_to_async`` calls per request of a
+middleware case, ``thread_sensitive`` the thread-sensitive ones among them);
+or a fact about the run: ``machine/cpu_model``,
 ``software/django``, ``settings/processes``, ``date``, or anything a suite
 recorded in a group: ``groups/asgiref/asgiref_bound/oldest``.
+
+A case that the harness defines (:data:`bench.cases.CASES`, or a suite's
+``KNOWN_CASES``; a suite's group facts through its ``KNOWN_GROUPS``) but a run
+of every case (no ``--only``) predates renders as "not in this run", with a
+tooltip that says to rerun ``make bench``, so that a new case can land before
+the next full run. A name the harness does not know, or a case missing from a
+run of some cases, is still an error.
 
 A figure whose coefficient of variation is above the run's threshold (5%), or
 a ratio or difference computed from one, carries a visible dagger whose
@@ -52,6 +62,32 @@ from sphinx.errors import SphinxError
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
 from _ext import benchservers, svgplot
+from bench.cases import CASES
+
+SERVER_CASES = benchservers.known_cases()
+
+
+def suite_known() -> tuple[set[str], set[str]]:
+    """The ``group/case`` names and the groups that suites declare.
+
+    A suite module may list them in ``KNOWN_CASES`` and ``KNOWN_GROUPS``
+    (bench/guide_calls.py does), so that a page can cite them before the next
+    full run records them.
+    """
+    from importlib import import_module
+
+    from bench.cases import SUITES
+
+    cases: set[str] = set()
+    groups: set[str] = set()
+    for suite in SUITES.values():
+        module = import_module(suite.target.partition(":")[0])
+        cases |= set(getattr(module, "KNOWN_CASES", ()))
+        groups |= set(getattr(module, "KNOWN_GROUPS", ()))
+    return cases, groups
+
+
+SUITE_CASES, SUITE_GROUPS = suite_known()
 
 SCHEMA_VERSION = 1
 STAT_FIELDS = ("mean", "median", "stdev", "min", "max", "cv", "n")
@@ -60,10 +96,27 @@ UNSTABLE = "coefficient of variation above {:.0%}: repeated runs disagree"
 DAGGER = "\u2020"
 NBSP = "\u00a0"
 TIMES = "\u00d7"
+NOT_MEASURED = "not in this run"
+NOT_MEASURED_WHY = (
+    "the committed results predate this case: the next full run (make bench) adds it"
+)
+HOP_FIELDS = ("hops", "thread_sensitive")
 
 
 class BenchDataError(SphinxError):
     category = "Benchmark data error"
+
+
+class NotMeasured(LookupError):
+    """A case the harness defines, missing from an older results file."""
+
+
+def not_measured_nodes() -> list[nodes.Node]:
+    marker = nodes.abbreviation(
+        NOT_MEASURED, NOT_MEASURED, explanation=NOT_MEASURED_WHY
+    )
+    marker["classes"].append("bench-not-measured")
+    return [marker]
 
 
 # Loading.
@@ -158,6 +211,8 @@ class Data:
     def __init__(self, env):
         self.path, self.data = _LOADED[str(env.srcdir)]
         self.threshold: float = self.data["settings"].get("cv_threshold", 0.05)
+        # A run of every case, not of some (--only).
+        self.complete = "--only" not in self.data.get("command", [])
 
     def group(self, name: str) -> dict:
         groups = self.data["groups"]
@@ -169,6 +224,14 @@ class Data:
         return groups[name]
 
     def case(self, group: str, name: str) -> dict:
+        groups = self.data["groups"]
+        # A run of every case that lacks one predates it; a run of some cases
+        # (--only) is not what the pages are built from.
+        key = f"{group}/{name}"
+        known = key in CASES or key in SERVER_CASES or key in SUITE_CASES
+        predates = known and self.complete
+        if predates and name not in groups.get(group, {}).get("cases", {}):
+            raise NotMeasured(f"{group}/{name}")
         cases = self.group(group)["cases"]
         if name not in cases:
             raise LookupError(
@@ -181,7 +244,8 @@ class Data:
         """The formatted figure and whether it is flagged as unstable."""
         case = self.case(group, name)
         if case.get("unit") in benchservers.UNITS:  # the servers suite's cases
-            return benchservers.figure(group, name, case, field)
+            cases = self.group(group)["cases"]
+            return benchservers.figure(group, name, case, field, cases)
         if field in STAT_FIELDS:
             return format_field(field, case["stats"][field]), case["unstable"]
         if field in DERIVED_FIELDS:
@@ -189,16 +253,31 @@ class Data:
             if derived is None:
                 raise LookupError(f"case {group}/{name} has no {field!r} figure")
             return format_field(field, derived["value"]), derived["unstable"]
+        if field in HOP_FIELDS:
+            key = "sync_to_async" if field == "hops" else field
+            counts = [run["hops"][key] for run in case["runs"] if "hops" in run]
+            if not counts:
+                missing = NotMeasured if self.complete else LookupError
+                raise missing(f"case {group}/{name} has no hop count")
+            return f"{max(counts):g}", False
         if field == "threads":
             if "threads_per_request" not in case:
                 raise LookupError(f"case {group}/{name} has no thread count")
             return format_field(field, case["threads_per_request"]), False
         raise LookupError(
             f"unknown field {field!r}: use one of"
-            f" {', '.join((*STAT_FIELDS, *DERIVED_FIELDS, 'threads'))}"
+            f" {', '.join((*STAT_FIELDS, *DERIVED_FIELDS, 'threads', *HOP_FIELDS))}"
         )
 
     def fact(self, path: list[str]) -> str:
+        if (
+            path[0] == "groups"
+            and len(path) > 1
+            and path[1] in SUITE_GROUPS
+            and path[1] not in self.data["groups"]
+            and self.complete
+        ):
+            raise NotMeasured("/".join(path))  # a suite group newer than the run
         if path == ["date"]:
             return self.data["date"][:10]
         if path == ["machine", "memory"]:
@@ -239,6 +318,8 @@ class BenchRole(SphinxRole):
                 figure = figure_nodes(text, unstable, data.threshold)
             else:
                 raise LookupError("expected GROUP/CASE/FIELD, or machine/..., date")
+        except NotMeasured:
+            figure = not_measured_nodes()
         except LookupError as exc:
             message = self.inliner.reporter.error(
                 f"{{bench}}`{self.text}`: {exc.args[0]}", line=self.lineno
@@ -306,6 +387,7 @@ class BenchTable(SphinxDirective):
         builders = {
             "request-paths": self.request_paths,
             "middleware": self.middleware,
+            "startproject-middleware": self.startproject_middleware,
             "bridges": self.bridges,
             "versions": self.versions,
             "asgiref": self.asgiref,
@@ -329,14 +411,20 @@ class BenchTable(SphinxDirective):
         return result
 
     def cell(self, data: Data, group: str, name: str, field: str) -> list[nodes.Node]:
-        text, unstable = data.figure(group, name, field)
+        try:
+            text, unstable = data.figure(group, name, field)
+        except NotMeasured:
+            return not_measured_nodes()
         self.flagged |= unstable
         return figure_nodes(text, unstable, data.threshold)
 
     def spread(self, data: Data, group: str, name: str) -> list[nodes.Node]:
         """``mean ± stdev``, flagged on the mean."""
         mean = self.cell(data, group, name, "mean")
-        stdev, _ = data.figure(group, name, "stdev")
+        try:
+            stdev, _ = data.figure(group, name, "stdev")
+        except NotMeasured:
+            return mean
         return [*mean, nodes.Text(f" ± {stdev}")]
 
     def request_paths(self, data: Data) -> nodes.table:
@@ -387,6 +475,28 @@ class BenchTable(SphinxDirective):
             )
         header = ["Middleware", "Sync-only", "Async-capable", "Sync-only costs more by"]
         title = "An async view via ASGIHandler, per request, mean ± standard deviation"
+        return build_table(title, header, rows)
+
+    def startproject_middleware(self, data: Data) -> nodes.table:
+        group = "middleware"
+        rows = []
+        for name in ("none", "startproject", "async-native"):
+            label = data.group(group)["cases"].get(name, {}).get("label")
+            rows.append(
+                [
+                    [nodes.Text(label or CASES[f"{group}/{name}"].label)],
+                    self.spread(data, group, name),
+                    self.cell(data, group, name, "hops"),
+                    self.cell(data, group, name, "ratio")
+                    if name != "none"
+                    else [nodes.Text("—")],
+                ]
+            )
+        header = ["Middleware", "Per request", "sync_to_async per request", "Ratio"]
+        title = (
+            "An async view via ASGIHandler, mean ± standard deviation;"
+            " ratio to no middleware"
+        )
         return build_table(title, header, rows)
 
     def bridges(self, data: Data) -> nodes.table:

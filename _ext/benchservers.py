@@ -8,8 +8,13 @@ Role fields of a ``requests/s`` case: ``rps`` (mean requests per second),
 ``p50``, ``p90``, ``p99`` (latency, the median over the runs), ``latency`` (the
 mean latency), ``share`` (the ratio to the raw app's requests per second, as a
 percentage) and ``times`` (how many times as many requests the raw app
-served), besides the usual ``mean``, ``median``, ``stdev``, ``min``, ``max``,
-``cv``, ``n`` and ``ratio``.
+served), ``lag50``, ``lag99`` and ``lagmax`` (the worker's event-loop lag
+while wrk ran, ASGI cases only), besides the usual ``mean``, ``median``,
+``stdev``, ``min``, ``max``, ``cv``, ``n`` and ``ratio``.
+
+A results file from before the suite recorded loop lag has none in any case of
+the group: its lag figures render as "not in this run", as a case the harness
+defines but an older file lacks does (:class:`_ext.benchdata.NotMeasured`).
 
 Role fields of a ``streams`` case: ``held`` (the most streams served at once),
 ``target`` (the most opened), ``rss`` and ``threads`` (per stream served),
@@ -32,6 +37,7 @@ NBSP = "\u00a0"
 TIMES = "\u00d7"
 STAT_FIELDS = ("mean", "median", "stdev", "min", "max")
 LATENCY_FIELDS = ("p50", "p90", "p99")
+LAG_FIELDS = {"lag50": "p50", "lag99": "p99", "lagmax": "max"}
 SERVER_ORDER = (
     "gunicorn-sync",
     "gunicorn-gthread",
@@ -64,10 +70,39 @@ def format_mib(value: int) -> str:
     return f"{value / 2**20:,.1f}{NBSP}MiB"
 
 
-def figure(group: str, name: str, case: dict, field: str) -> tuple[str, bool]:
+def known_cases() -> set[str]:
+    """Every ``group/case`` the servers suite defines, for :mod:`_ext.benchdata`."""
+    from bench import servers
+
+    everything = list(servers.SERVERS)
+    cases = [*servers.wrk_cases("full", everything), *servers.SSE_CASES]
+    return {case.key for case in cases}
+
+
+def lag_figure(group: str, name: str, case: dict, field: str, cases: dict) -> str:
+    lag = case.get("loop_lag_ms")
+    if lag is None:
+        if not any("loop_lag_ms" in other for other in cases.values()):
+            from _ext.benchdata import NotMeasured
+
+            raise NotMeasured(f"case {group}/{name} has no loop lag")
+        raise LookupError(
+            f"case {group}/{name} has no loop lag: only ASGI cases record it"
+        )
+    value = lag[LAG_FIELDS[field]]
+    if value is None:
+        raise LookupError(f"case {group}/{name} took no loop-lag samples")
+    return format_ms(value)
+
+
+def figure(
+    group: str, name: str, case: dict, field: str, cases: dict | None = None
+) -> tuple[str, bool]:
     """The formatted figure of a server case and whether it is unstable."""
     if case["unit"] == "streams":
         return stream_figure(group, name, case, field), False
+    if field in LAG_FIELDS:
+        return lag_figure(group, name, case, field, cases or {name: case}), False
     unstable = case["unstable"]
     if field == "rps":
         return format_rate(case["stats"]["mean"]), unstable
@@ -96,7 +131,7 @@ def figure(group: str, name: str, case: dict, field: str) -> tuple[str, bool]:
     raise LookupError(
         f"unknown field {field!r} for a requests/s case: use one of rps,"
         f" {', '.join(LATENCY_FIELDS)}, latency, share, times, ratio,"
-        f" {', '.join(STAT_FIELDS)}, cv, n"
+        f" {', '.join(LAG_FIELDS)}, {', '.join(STAT_FIELDS)}, cv, n"
     )
 
 
@@ -152,6 +187,14 @@ def _app_label(case: dict) -> str:
     return case["label"].split(" on ", 1)[0]
 
 
+def lag_cell(case: dict) -> list[nodes.Node]:
+    """``p50 / p99`` of the loop lag; a dash for WSGI or data without it."""
+    lag = case.get("loop_lag_ms")
+    if not lag or lag["p50"] is None:
+        return _text("—")
+    return _text(f"{format_ms(lag['p50'])} / {format_ms(lag['p99'])}")
+
+
 def load_table(directive, data, group: str, build_table) -> nodes.table:
     rows = []
     for name, case in _ordered(data.group(group)["cases"]):
@@ -170,6 +213,7 @@ def load_table(directive, data, group: str, build_table) -> nodes.table:
                 directive.cell(data, group, name, "p50"),
                 directive.cell(data, group, name, "p99"),
                 share,
+                lag_cell(case),
             ]
         )
     header = [
@@ -179,6 +223,7 @@ def load_table(directive, data, group: str, build_table) -> nodes.table:
         "Latency p50",
         "Latency p99",
         "Share of the raw app's requests/s",
+        "Event-loop lag p50 / p99",
     ]
     title = data.group(group)["title"]
     return build_table(title, header, rows)
@@ -199,9 +244,17 @@ def check_all_table(directive, data, group: str, build_table) -> nodes.table:
                 _text(_server_label(case)),
                 directive.cell(data, group, name, "latency"),
                 directive.cell(data, group, name, "n"),
+                lag_cell(case),
             ]
         )
-    header = ["URL", "View", "Server (1 worker)", "Time per request", "Runs"]
+    header = [
+        "URL",
+        "View",
+        "Server (1 worker)",
+        "Time per request",
+        "Runs",
+        "Event-loop lag p50 / p99",
+    ]
     return build_table(data.group(group)["title"], header, rows)
 
 

@@ -52,7 +52,9 @@ class Case:
     handler: str
     view: str = ""  # "sync" or "async"
     workload: str = ""  # "trivial" or "orm"
-    middleware: str = ""  # "sync" or "async"
+    # "sync" or "async" (that many pass-through middleware), or a whole list:
+    # "startproject" or "async-native" (bench/settings.py).
+    middleware: str = ""
     middleware_count: int = 0
     bridge: str = ""
 
@@ -91,6 +93,12 @@ GROUPS = {
 WORKLOADS = {"trivial": "trivial view", "orm": "ORM read and template render"}
 HANDLERS = {"wsgi": "WSGIHandler", "asgi": "ASGIHandler"}
 MIDDLEWARE_COUNTS = (1, 5, 10)
+# The seven middleware startproject writes, as Django ships them and async-native.
+STARTPROJECT_COUNT = 7
+STARTPROJECT_LISTS = {
+    "startproject": "startproject's 7 middleware",
+    "async-native": "startproject's 7, async-native",
+}
 BRIDGES = {
     "sync-to-async-sensitive": "sync_to_async, thread-sensitive, one long-lived thread",
     "sync-to-async-sensitive-new-context": (
@@ -130,6 +138,17 @@ def _cases() -> list[Case]:
                     middleware_count=count,
                 )
             )
+    for kind, kind_label in STARTPROJECT_LISTS.items():
+        cases.append(
+            Case(
+                "middleware",
+                kind,
+                kind_label,
+                **mw,
+                middleware=kind,
+                middleware_count=STARTPROJECT_COUNT,
+            )
+        )
     for name, label in BRIDGES.items():
         cases.append(Case("bridges", name, label, "bridge", bridge=name))
     return cases
@@ -148,9 +167,13 @@ def baseline(case: Case) -> str | None:
 
 
 def counterpart(case: Case) -> str | None:
-    """For a sync-only middleware case, the async-capable case it is compared to."""
+    """The case a middleware case's ``extra`` is measured against: for a
+    sync-only chain the async-capable one, for startproject's list its
+    async-native version."""
     if case.group == "middleware" and case.middleware == "sync":
         return f"async-{case.middleware_count}"
+    if case.group == "middleware" and case.middleware == "startproject":
+        return "async-native"
     return None
 
 
@@ -193,6 +216,8 @@ SUITES = {
         Suite("versions", "Across Django versions", "bench.versions:run_versions"),
         Suite("asgiref", "Across asgiref releases", "bench.versions:run_asgiref"),
         Suite("servers", "Through real servers", "bench.servers:run"),
+        Suite("guide-data", "ORM and templates guides", "bench.guide_data:run"),
+        Suite("guide-calls", "Sync calls and the cache", "bench.guide_calls:run"),
     )
 }
 

@@ -36,3 +36,26 @@ class AsyncCapableMiddleware:
 
     async def __acall__(self, request):
         return await self.get_response(request)
+
+
+def hops_per_request(path: str, requests: int = 20) -> dict:
+    """The adapter calls one ASGI request to ``path`` makes, on average.
+
+    Counted after the timing, over ``requests`` more requests, with the hop
+    counter that the pages show (snippets/internals/async_middleware.py).
+    """
+    import asyncio
+
+    from bench.portable import asgi_runner
+    from snippets.internals.hops import count_hops
+
+    run, _ = asgi_runner(path)
+
+    async def counted():
+        await run(1)  # warm: the first request imports and caches
+        with count_hops() as counts:
+            await run(requests)
+        return counts
+
+    counts = asyncio.run(counted())
+    return {"requests": requests, **{k: v / requests for k, v in counts.items()}}

@@ -21,6 +21,13 @@ The groups:
   memory (``VmRSS``) and OS threads (``Threads``) read from
   ``/proc/<pid>/status`` at each step.
 
+Every ASGI case also records the worker's event-loop lag while wrk runs: a
+probe task inside the worker (:mod:`bench.loop_lag`) sleeps 10 ms again and
+again, and how late it wakes is the lag, kept as p50, p99 and max in
+``loop_lag_ms``. The trivial and sleep groups add, on uvicorn, Django's handler
+without its per-request thread-sensitive context (``async-view-shared-thread``),
+to show how much of Django's lag the thread it starts per request causes.
+
 A missing ``wrk`` or server package skips its cases, with a line in the output
 and in the JSON. A server that does not start is a one-line error. Every server
 started is stopped, with its whole process group, whatever happens.
@@ -49,7 +56,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import stats
+from bench import loop_lag, stats
 from bench.cli import BenchError, die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,13 +203,19 @@ SERVERS = {
     )
 }
 
+# The ASGI apps carry the loop-lag probe (bench/server_probed.py).
 APPS = {
     ("raw", "wsgi"): "bench.server_apps:wsgi_app",
-    ("raw", "asgi"): "bench.server_apps:asgi_app",
+    ("raw", "asgi"): "bench.server_probed:raw",
     ("django", "wsgi"): "bench.server_django:wsgi",
-    ("django", "asgi"): "bench.server_django:asgi",
+    ("django", "asgi"): "bench.server_probed:django",
+    ("django-shared-thread", "asgi"): "bench.server_probed:django_shared_thread",
 }
-READY_PATHS = {"raw": "/trivial/", "django": "/trivial/sync/"}
+READY_PATHS = {
+    "raw": "/trivial/",
+    "django": "/trivial/sync/",
+    "django-shared-thread": "/trivial/sync/",
+}
 
 
 # The cases.
@@ -212,7 +225,7 @@ READY_PATHS = {"raw": "/trivial/", "django": "/trivial/sync/"}
 class ServerCase:
     group: str
     server: str
-    app: str  # "raw" or "django"
+    app: str  # "raw", "django" or "django-shared-thread"
     view: str  # "raw", "sync" or "async"
     path: str
     connections: int = CONNECTIONS
@@ -220,7 +233,11 @@ class ServerCase:
 
     @property
     def name(self) -> str:
-        return f"{self.server}.{'raw' if self.app == 'raw' else self.view + '-view'}"
+        if self.app == "raw":
+            return f"{self.server}.raw"
+        if self.app == "django-shared-thread":
+            return f"{self.server}.{self.view}-view-shared-thread"
+        return f"{self.server}.{self.view}-view"
 
     @property
     def key(self) -> str:
@@ -239,6 +256,8 @@ class ServerCase:
             "sync": "Django, sync view",
             "async": "Django, async view",
         }[self.view]
+        if self.app == "django-shared-thread":
+            what += ", no per-request thread"
         return f"{what} on {SERVERS[self.server].label}"
 
     def params(self) -> dict:
@@ -284,6 +303,16 @@ def wrk_cases(mode: str, servers: list[str]) -> list[ServerCase]:
                 # request's own (thread-sensitive) executor.
                 cases.append(
                     ServerCase(group, server, "django", "sync", f"/{prefix}/sync/")
+                )
+                # The async view again, with no thread started per request.
+                cases.append(
+                    ServerCase(
+                        group,
+                        server,
+                        "django-shared-thread",
+                        "async",
+                        f"/{prefix}/async/",
+                    )
                 )
     check_all = [
         ServerCase(
@@ -605,15 +634,22 @@ def measure(
         "headers": headers,
     }
 
-    def one_run(seconds: int) -> dict:
+    asgi = SERVERS[case.server].interface == "asgi"
+    lag: list[float] = []
+
+    def one_run(seconds: int, *, measured: bool = True) -> dict:
+        if asgi:
+            lag_samples(running)  # starts the worker's list afresh
         result = run_wrk(wrk, url, seconds=seconds, **options)
+        if asgi and measured:
+            lag.extend(lag_samples(running))
         drain(running, READY_PATHS[case.app])
         return result
 
     if profile["warmup_seconds"] and not (
         case.group == "servers-check-all" and case.view == "sync"
     ):
-        one_run(profile["warmup_seconds"])
+        one_run(profile["warmup_seconds"], measured=False)
     runs = [one_run(seconds) for _ in range(values)]
     for run in runs:
         errors = sum(run["errors"].values())
@@ -639,9 +675,25 @@ def measure(
             kind: sum(run["errors"][kind] for run in runs) for kind in runs[0]["errors"]
         },
     }
+    if asgi:
+        result["loop_lag_ms"] = {
+            **loop_lag.summarize(lag),
+            "probe_interval_ms": loop_lag.PROBE_INTERVAL * 1000,
+        }
     if case.baseline:
         result["baseline"] = case.baseline
     return result
+
+
+def lag_samples(running: Running) -> list[float]:
+    """The worker's loop-lag samples (ms) since the last call, emptied."""
+    try:
+        status, body = http_get(running.port, loop_lag.LAG_PATH, timeout=WRK_TIMEOUT)
+    except (OSError, http.client.HTTPException) as exc:
+        raise BenchError(f"{running.what}: no loop-lag samples: {exc}") from None
+    if status != 200:
+        raise BenchError(f"{running.what}: GET {loop_lag.LAG_PATH} answered {status}")
+    return json.loads(body)
 
 
 # Event streams.

@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         "loops": loops,
         "values_us": values,
     }
+    if case.group == "middleware":
+        from bench.middleware import hops_per_request
+
+        record["hops"] = hops_per_request(case.path)
     print(json.dumps(record))
     return 0
 

@@ -232,7 +232,7 @@ def test_select_by_group_and_by_case():
     assert [case.group for case in cases.select(["bridges"])] == ["bridges"] * 4
     both = cases.select(["bridges/async-to-sync", "middleware/none"])
     assert [case.key for case in both] == ["middleware/none", "bridges/async-to-sync"]
-    assert len(cases.select(None)) == len(cases.CASES) == 19
+    assert len(cases.select(None)) == len(cases.CASES) == 21
     with pytest.raises(KeyError):
         cases.select(["request-paths/nope"])
 
@@ -307,3 +307,35 @@ def test_settings_middleware_lists():
     assert middleware_from_env("") == []
     assert middleware_from_env("sync:2") == ["bench.middleware.SyncOnlyMiddleware"] * 2
     assert middleware_from_env("async:1") == ["bench.middleware.AsyncCapableMiddleware"]
+    from snippets.internals.async_middleware import (
+        ASYNC_NATIVE_MIDDLEWARE,
+        STARTPROJECT_MIDDLEWARE,
+    )
+
+    # Read from the installed Django's project template; the snippet's copy
+    # must not drift from it.
+    assert middleware_from_env("startproject:7") == STARTPROJECT_MIDDLEWARE
+    assert middleware_from_env("async-native:7") == ASYNC_NATIVE_MIDDLEWARE
+
+
+def worker_record(case: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.worker", case, *TINY],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("case", "hops"),
+    [("middleware/startproject", 15), ("middleware/async-native", 2)],
+)
+def test_middleware_cases_record_hops_per_request(case, hops):
+    # tests/internals/test_middleware_hops.py says where each one comes from.
+    assert worker_record(case)["hops"]["sync_to_async"] == hops

@@ -2,9 +2,9 @@
 
 import asyncio
 import http.server
+import inspect
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,18 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from bench import server_apps, servers
+from bench import loop_lag, server_apps, servers
+from tests.support import tools
 
 ROOT = Path(__file__).resolve().parents[2]
-WRK = shutil.which("wrk")
+WRK = tools.TOOLS["wrk"].find()
 QUICK_SERVERS = [sys.executable, "-m", "bench", "run", "--quick", "--only", "servers"]
 
 
 def needs_wrk():
-    if WRK is None:
-        if os.environ.get("CI"):
-            pytest.fail("wrk is missing: CI must run the server benchmarks' tests")
-        pytest.skip("wrk is not installed (apt-get install wrk)")
+    tools.need("wrk")
 
 
 class Progress:
@@ -191,6 +189,131 @@ def test_the_django_app_answers_through_the_middleware_stack(name, tmp_path):
         assert headers["X-Content-Type-Options"] == "nosniff"
 
 
+# Event-loop lag: a probe inside the worker.
+
+
+def test_loop_lag_is_summarized_as_p50_p99_and_max():
+    samples = [float(n) for n in range(1, 101)]
+    assert loop_lag.summarize(samples) == {
+        "p50": 51.0,
+        "p99": 99.0,
+        "max": 100.0,
+        "samples": 100,
+    }
+    empty = {"p50": None, "p99": None, "max": None, "samples": 0}
+    assert loop_lag.summarize([]) == empty
+
+
+def lag_while(block_seconds: float) -> list[float]:
+    """The probe's samples around one request that holds the loop this long."""
+
+    async def app(scope, receive, send):
+        time.sleep(block_seconds)  # noqa: ASYNC251 - the blocking call measured
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    probed = loop_lag.with_probe(app)
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def scenario():
+        scope = {"type": "http", "path": "/"}
+        await probed({**scope, "path": loop_lag.LAG_PATH}, None, send)  # starts it
+        await asyncio.sleep(0.05)
+        await probed(scope, None, send)
+        await asyncio.sleep(0.05)
+        await probed({**scope, "path": loop_lag.LAG_PATH}, None, send)
+        loop_lag._probe.cancel()
+
+    asyncio.run(scenario())
+    return json.loads(sent[-1]["body"])
+
+
+def test_the_probe_reports_how_long_a_request_held_the_loop(monkeypatch):
+    monkeypatch.setattr(loop_lag, "_probe", None)
+    monkeypatch.setattr(loop_lag, "_samples", [])
+    blocked = lag_while(0.2)
+    assert 150 <= max(blocked) < 1000
+    monkeypatch.setattr(loop_lag, "_probe", None)
+    idle = lag_while(0)
+    assert max(idle) < 100  # generous: other test runs share the cores
+
+
+@pytest.mark.parametrize("app", ["raw", "django", "django-shared-thread"])
+def test_every_asgi_app_answers_its_loop_lag(app, tmp_path):
+    env = servers.server_env(str(tmp_path / "db.sqlite3"))
+    if app != "raw":
+        servers.prepare_database(
+            str(tmp_path / "db.sqlite3"), "http://127.0.0.1:9/", env
+        )
+    with servers.start("uvicorn", app, env) as running:
+        servers.lag_samples(running)
+        time.sleep(0.2)
+        samples = servers.lag_samples(running)
+        assert len(samples) >= 5
+        assert all(sample >= 0 for sample in samples)
+
+
+def threads_started_per_request(handler, monkeypatch) -> float:
+    started = []
+    original = threading.Thread.start
+
+    def start(thread):
+        started.append(thread.name)
+        original(thread)
+
+    async def requests(count: int) -> None:
+        for _ in range(count):
+            sent = []
+            messages = iter([{"type": "http.request", "body": b""}])
+
+            async def receive(messages=messages):
+                # After the body, wait as a quiet client does, until cancelled.
+                return next(messages, None) or await asyncio.Event().wait()
+
+            async def send(message, sent=sent):
+                sent.append(message)
+
+            scope = {
+                "type": "http",
+                "method": "GET",
+                "path": "/trivial/async/",
+                "query_string": b"",
+                "headers": [(b"host", b"127.0.0.1")],
+                "server": ("127.0.0.1", 80),
+            }
+            await handler(scope, receive, send)
+            assert sent[0]["status"] == 200
+
+    async def measure():
+        await requests(2)  # asgiref's process-wide thread may start once
+        monkeypatch.setattr(threading.Thread, "start", start)
+        await requests(10)
+        monkeypatch.setattr(threading.Thread, "start", original)
+
+    asyncio.run(measure())
+    return len(started) / 10
+
+
+@pytest.mark.django_db
+def test_without_its_context_django_starts_no_thread_per_request(settings, monkeypatch):
+    from bench.server_probed import ASGIHandler, SharedThreadASGIHandler
+
+    settings.ROOT_URLCONF = "bench.server_urls"
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    # The request's thread-sensitive executor, and the thread that joins it.
+    assert threads_started_per_request(ASGIHandler(), monkeypatch) == 2
+    assert threads_started_per_request(SharedThreadASGIHandler(), monkeypatch) == 0
+
+
+def test_starting_a_thread_waits_until_it_runs():
+    # So each thread started from the loop holds the loop for that long.
+    source = inspect.getsource(threading.Thread.start)
+    assert "self._started.wait()" in source
+
+
 # Failures: one line, and nothing left running.
 
 
@@ -278,6 +401,8 @@ def run_harness(code: str, tmp_path: Path, **kwargs) -> subprocess.CompletedProc
 
 
 def test_the_harness_reports_a_server_that_fails_in_one_line_and_exit_1(tmp_path):
+    # Without wrk the suite skips every server case, so none would fail.
+    needs_wrk()
     code = textwrap.dedent(
         f"""
         import sys
@@ -376,6 +501,10 @@ def test_bench_quick_runs_the_servers_suite_into_well_formed_json(tmp_path):
         assert case["stats"]["mean"] > 0
         assert case["wrk_runs"][0]["requests"] > 0
         assert 0 < case["latency_ms"]["p50"] <= case["latency_ms"]["p99"]
+        lag = case["loop_lag_ms"]
+        assert lag["samples"] > 0
+        assert 0 <= lag["p50"] <= lag["p99"] <= lag["max"]
+        assert lag["probe_interval_ms"] == 10
     ratio = cases["uvicorn.async-view"]["ratio"]
     assert ratio["of"] == "uvicorn.raw"
     expected = (

@@ -222,8 +222,52 @@ def test_a_missing_key_fails_the_build_and_names_it(tmp_path, text, message):
 
 def test_a_table_whose_case_is_missing_fails(tmp_path):
     data = results()
+    data["command"] = ["python", "-m", "bench", "run", "--only", "middleware"]
     del data["groups"]["middleware"]["cases"]["sync-5"]
     page = "# Results\n\n```{bench-table} middleware\n```\n"
     result = build(tmp_path, {"results.md": page}, {"full-1.json": data})
     assert result.returncode != 0
     assert "bench-table middleware: no case 'sync-5'" in result.output
+
+
+def test_a_case_newer_than_a_full_run_renders_as_not_in_this_run(tmp_path):
+    data = results()
+    middleware = data["groups"]["middleware"]["cases"]
+    middleware["startproject"] = dict(middleware["sync-1"])
+    middleware["startproject"]["runs"] = [
+        {"process": 0, "values_us": [900.0], "hops": {"sync_to_async": 15.0}}
+    ]
+    page = (
+        "# Results\n\n```{bench-table} startproject-middleware\n```\n\n"
+        "Hops {bench}`middleware/startproject/hops`;"
+        " native {bench}`middleware/async-native/mean`.\n"
+    )
+    result = build(tmp_path, {"results.md": page}, {"full-1.json": data})
+    assert result.returncode == 0, result.output
+    html = html_of(result)
+    assert "Hops <span" in html
+    assert ">15</span>" in html
+    # The role; async-native's three cells; no hop count for "none" either.
+    assert html.count(">not in this run<") == 5
+    unknown = page.replace("async-native/mean", "async-natve/mean")
+    result = build(tmp_path / "b", {"results.md": unknown}, {"full-1.json": data})
+    assert result.returncode != 0
+    assert "no case 'async-natve'" in result.output
+
+
+def test_a_suite_case_or_group_newer_than_a_full_run_renders_as_not_in_this_run(
+    tmp_path,
+):
+    # bench/guide_calls.py declares its cases and groups; the data predates them.
+    page = (
+        "# Results\n\nHop {bench}`guide-cache/locmem-aget/hops`;"
+        " over {bench}`guide-executor/one-over/ratio`;"
+        " workers {bench}`groups/guide-executor/max_workers`.\n"
+    )
+    result = build(tmp_path, {"results.md": page})
+    assert result.returncode == 0, result.output
+    assert html_of(result).count(">not in this run<") == 3
+    unknown = page.replace("locmem-aget", "locmem-agte")
+    result = build(tmp_path / "b", {"results.md": unknown})
+    assert result.returncode != 0
+    assert "no group 'guide-cache'" in result.output

@@ -52,11 +52,16 @@ threads {bench}`servers-sse/uvicorn.async-view/threads`;
 at {bench}`servers-sse/gunicorn-gthread.sync-view/at`;
 probe {bench}`servers-sse/uvicorn.async-view/probe`;
 blocked {bench}`servers-sse/gunicorn-gthread.sync-view/probe`;
+lag {bench}`servers-trivial/uvicorn.async-view/lag50`,
+{bench}`servers-trivial/uvicorn.async-view/lag99`,
+{bench}`servers-trivial/uvicorn.async-view/lagmax`;
 wrk {bench}`groups/servers-trivial/setup/wrk`.
 """
 
 
-def wrk_case(server, app, view, rates, p50, p99, interface="asgi", baseline=None):
+def wrk_case(
+    server, app, view, rates, p50, p99, interface="asgi", baseline=None, lag=None
+):
     summary = stats.summarize(rates)
     case = {
         "label": f"{'raw app' if app == 'raw' else 'Django, ' + view + ' view'}"
@@ -75,6 +80,9 @@ def wrk_case(server, app, view, rates, p50, p99, interface="asgi", baseline=None
     }
     if baseline:
         case["baseline"] = baseline
+    if lag:
+        lag50, lag99, lagmax = lag
+        case["loop_lag_ms"] = {"p50": lag50, "p99": lag99, "max": lagmax}
     return case
 
 
@@ -107,7 +115,9 @@ def results():
             "title": "A trivial view",
             "setup": setup,
             "cases": {
-                "uvicorn.raw": wrk_case("uvicorn", "raw", "raw", [9000, 11000], 5, 7),
+                "uvicorn.raw": wrk_case(
+                    "uvicorn", "raw", "raw", [9000, 11000], 5, 7, lag=(0.2, 0.9, 1.4)
+                ),
                 "uvicorn.async-view": wrk_case(
                     "uvicorn",
                     "django",
@@ -117,6 +127,7 @@ def results():
                     1500,
                     "asgi",
                     "uvicorn.raw",
+                    lag=(2.5, 31.25, 1250),
                 ),
             },
         },
@@ -124,7 +135,7 @@ def results():
             "title": "Fifty services",
             "cases": {
                 "uvicorn.async-view": wrk_case(
-                    "uvicorn", "django", "async", [3, 3], 330, 340
+                    "uvicorn", "django", "async", [3, 3], 330, 340, lag=(1, 2, 3)
                 ),
                 "gunicorn-sync.sync-view": wrk_case(
                     "gunicorn-sync", "django", "sync", [0.08], 12250, 12250, "wsgi"
@@ -196,10 +207,15 @@ def test_server_figures_tables_and_plots_come_from_the_data(tmp_path):
     assert "at 10;" in text
     assert "probe 3.5 ms;" in text
     assert "blocked no answer within 1 s;" in text
+    assert "lag 2.5 ms,\n31.2 ms,\n1.2 s;" in text
     assert "wrk 4.1.0." in text
     # The load table: the raw app has no share, Django's is flagged.
     assert "10,000 requests/s\u2020 ± 1,414" in text
     assert "300 requests/s ± 0" in text
+    # The loop lag, next to the throughput; a dash where there is no loop.
+    assert "5.0 ms\n7.0 ms\n—\n0.2 ms / 0.9 ms\n" in text
+    assert "330 ms\n2\n1.0 ms / 2.0 ms\n" in text
+    assert "12.2 s\n1\n—\n" in text
     # The streams table: a row per step, a plain request that got no answer.
     assert "Django, sync event stream on gunicorn-gthread\n10\n10\n51.0 MiB\n12" in text
     assert text.count("no answer") == 3  # two table rows, one role
@@ -225,3 +241,21 @@ def test_a_stream_case_without_per_stream_figures_fails_for_them(tmp_path):
     result = build(tmp_path, page, data)
     assert result.returncode != 0
     assert "servers-sse/uvicorn.async-view has no per-stream figures" in result.output
+
+
+def test_a_wsgi_case_has_no_loop_lag_and_says_so(tmp_path):
+    page = "# Servers\n\n{bench}`servers-check-all/gunicorn-sync.sync-view/lag99`\n"
+    result = build(tmp_path, page)
+    assert result.returncode != 0
+    assert "has no loop lag: only ASGI cases record it" in result.output
+
+
+def test_data_from_before_loop_lag_renders_not_in_this_run(tmp_path):
+    data = results()
+    for group in data["groups"].values():
+        for case in group["cases"].values():
+            case.pop("loop_lag_ms", None)
+    page = "# Servers\n\nlag {bench}`servers-trivial/uvicorn.async-view/lag99`\n"
+    result = build(tmp_path, page, data)
+    assert result.returncode == 0, result.output
+    assert "lag not in this run" in text_of(result)
