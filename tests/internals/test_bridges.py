@@ -739,9 +739,10 @@ class AsyncClientInADjangoTestCase(SimpleTestCase):
         assert self.test_thread != await aprocess_wide_thread()
 
 
-@pytest.mark.asyncio
-async def test_a_context_starts_its_worker_and_one_more_thread_to_leave(monkeypatch):
-    started = []
+@pytest.fixture
+def thread_starts(monkeypatch) -> list[str]:
+    """The names of the threads started while the test runs, in order."""
+    started: list[str] = []
     original = threading.Thread.start
 
     def counting_start(thread):
@@ -749,6 +750,14 @@ async def test_a_context_starts_its_worker_and_one_more_thread_to_leave(monkeypa
         return original(thread)
 
     monkeypatch.setattr(threading.Thread, "start", counting_start)
+    return started
+
+
+@pytest.mark.asyncio
+async def test_a_context_starts_its_worker_and_one_more_thread_to_leave(
+    thread_starts,
+):
+    started = thread_starts
     async with ThreadSensitiveContext():
         await sync_to_async(threading.get_ident)()
         during = len(started)
@@ -757,15 +766,10 @@ async def test_a_context_starts_its_worker_and_one_more_thread_to_leave(monkeypa
 
 
 @pytest.mark.asyncio
-async def test_a_context_without_thread_sensitive_calls_starts_no_thread(monkeypatch):
-    started = []
-    original = threading.Thread.start
-
-    def counting_start(thread):
-        started.append(thread.name)
-        return original(thread)
-
-    monkeypatch.setattr(threading.Thread, "start", counting_start)
+async def test_a_context_without_thread_sensitive_calls_starts_no_thread(
+    thread_starts,
+):
+    started = thread_starts
     # No thread-sensitive call: no executor is made, none to shut down on exit.
     async with ThreadSensitiveContext():
         await asyncio.sleep(0)
@@ -774,18 +778,11 @@ async def test_a_context_without_thread_sensitive_calls_starts_no_thread(monkeyp
 
 @pytest.mark.asyncio
 async def test_an_async_view_under_asgi_handler_still_starts_two_threads(
-    monkeypatch, settings
+    thread_starts, settings
 ):
     settings.MIDDLEWARE = []
     handler = ASGIHandler()
-    started = []
-    original = threading.Thread.start
-
-    def counting_start(thread):
-        started.append(thread.name)
-        return original(thread)
-
-    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    started = thread_starts
     # request_started's sync receivers (close_old_connections) and closing the
     # response are thread-sensitive calls: the context makes its worker, and
     # one more thread to join it.

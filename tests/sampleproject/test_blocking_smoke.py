@@ -8,9 +8,7 @@ any call the allowlist does not name, listing each with where it was made.
 """
 
 import json
-import os
 import re
-import subprocess
 import sys
 
 import httpx
@@ -18,7 +16,7 @@ import pytest
 
 from sampleproject.upstream import UpstreamThread
 from tests.support.blocking import Detection, failure_report, failures
-from tests.support.servers import ROOT, free_port, running_server
+from tests.support.servers import free_port, manage, running_server
 
 USERNAME = "admin"
 PASSWORD = "smoke-test-password"
@@ -28,17 +26,6 @@ PASSWORD = "smoke-test-password"
 def upstream():
     with UpstreamThread() as running:
         yield running
-
-
-def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [sys.executable, str(ROOT / "sampleproject" / "manage.py"), *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ reload, first to ``up`` and then, once the upstream answers 500, to ``down``
 with an open incident.
 """
 
-import os
 import re
-import subprocess
 import sys
 
 import httpx
@@ -18,13 +16,12 @@ import pytest
 
 from sampleproject.upstream import UpstreamThread
 from tests.support.browser import chromium_browser
-from tests.support.servers import ROOT, free_port, running_server
+from tests.support.servers import free_port, manage, running_server
 
 pytestmark = pytest.mark.browser
 
 USERNAME = "admin"
 PASSWORD = "browser-test-password"
-MANAGE = str(ROOT / "sampleproject" / "manage.py")
 UPDATE_TIMEOUT_MS = 5000
 ONE_CLASS = r"(^|\s){}(\s|$)"
 
@@ -51,17 +48,6 @@ def board_env(tmp_path):
         "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
         "DJANGO_SUPERUSER_EMAIL": "admin@example.com",
     }
-
-
-def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [sys.executable, MANAGE, *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
 
 
 @pytest.fixture

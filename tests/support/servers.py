@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,6 +21,18 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    """Run the sample project's manage.py with extra environment variables."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "sampleproject" / "manage.py"), *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def free_port() -> int:
