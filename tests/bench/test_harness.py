@@ -167,11 +167,24 @@ def children(pid):
     return [int(child) for child in path.read_text().split()]
 
 
-def start_long_run(tmp_path):
+@pytest.fixture
+def long_run(tmp_path, tmp_path_factory):
+    """A harness that would run for 30 s, and its worker; killed after the test."""
+    # Results go elsewhere than the repository, should the run ever finish.
+    output = tmp_path_factory.mktemp("results") / "out.json"
+    process, child = start_long_run(tmp_path, output)
+    yield process, child
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def start_long_run(tmp_path, output):
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "bench", "run", "--only", "bridges/async-to-sync"),
             *("--processes", "1", "--values", "1", "--warmup-seconds", "30"),
+            *("--output", str(output)),
         ],
         cwd=ROOT,
         # A killed harness cannot remove its temporary directory: keep it here.
@@ -204,10 +217,10 @@ def gone(pid, within=10.0):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-def test_ctrl_c_stops_the_worker_and_writes_nothing(tmp_path):
-    process, child = start_long_run(tmp_path)
+def test_ctrl_c_stops_the_worker_and_writes_nothing(tmp_path, long_run):
+    process, child = long_run
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=15)
+    _, err = process.communicate(timeout=60)
     assert process.returncode == 130
     assert err.strip().splitlines()[-1] == (
         "python -m bench: interrupted; no results written"
@@ -218,10 +231,10 @@ def test_ctrl_c_stops_the_worker_and_writes_nothing(tmp_path):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-def test_the_worker_dies_with_a_killed_harness(tmp_path):
-    process, child = start_long_run(tmp_path)
+def test_the_worker_dies_with_a_killed_harness(long_run):
+    process, child = long_run
     process.kill()
-    process.communicate(timeout=15)
+    process.communicate(timeout=60)
     assert gone(child)
 
 

@@ -440,8 +440,9 @@ def test_ctrl_c_stops_the_server_it_interrupts(tmp_path):
         """
         import sys
         from bench import cli
+        # Long wrk runs: the signal must land mid-run even on a busy machine.
         sys.exit(cli.main(["run", "--only", "servers", "--quick",
-                           "--output", sys.argv[1]]))
+                           "--value-seconds", "20", "--output", sys.argv[1]]))
         """
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
