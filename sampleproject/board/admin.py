@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 
 from sampleproject.board.models import Check, Incident, Service
 from sampleproject.board.urlsafety import validate_service_url
@@ -20,6 +21,9 @@ class ServiceAdminForm(forms.ModelForm):
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
     form = ServiceAdminForm
+    # As the board's own form: a URL typed without a scheme means https (Django
+    # 6.0's default; 5.2 assumes http and warns unless told).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "slug", "url", "expected_status", "interval", "enabled"]
     list_filter = ["enabled"]
     prepopulated_fields = {"slug": ["name"]}
