@@ -2,6 +2,8 @@
 
 import re
 
+from bs4 import BeautifulSoup
+
 from tests.support.sphinx import ROOT
 
 
@@ -45,10 +47,50 @@ def test_references_point_at_pinned_docs(built_site):
     assert "docs.djangoproject.com/en/dev" not in html
 
 
-def test_dark_mode_rules_for_diagrams_ship(built_site):
+def diagrams(built_site):
+    """Every diagram on the built pages, as (page, div.graphviz) pairs."""
+    for html in sorted((built_site / "docs").rglob("*.html")):
+        soup = BeautifulSoup(html.read_text(), "html.parser")
+        for div in soup.select("div.graphviz"):
+            yield html.relative_to(built_site), div
+
+
+def test_diagrams_follow_the_theme(built_site):
+    found = list(diagrams(built_site))
+    assert found
+    for page, div in found:
+        # Inline, so the page's CSS reaches it: an <object> keeps it out of reach.
+        assert div.find("object") is None, page
+        svg = str(div.svg)
+        # Lines and labels take the theme's text color.
+        assert "black" not in svg, page
+        assert 'stroke="currentColor"' in svg, page
+        assert all(text.get("fill") == "currentColor" for text in div.find_all("text"))
+        # Every colored fill carries the dark twin that site.css applies.
+        fills = div.svg.find_all(fill=re.compile("^#"))
+        assert all("--dark-fill: #" in shape.get("style", "") for shape in fills)
+        # Two diagrams on a page would otherwise repeat Graphviz's ids.
+        assert div.svg.find_all(id=True) == [], page
     css = (built_site / "_static" / "site.css").read_text()
     assert css == (ROOT / "_static" / "site.css").read_text()
-    assert 'body[data-theme="dark"] .graphviz svg' in css
+    assert 'body[data-theme="dark"] .graphviz [style*="--dark-fill"]' in css
+    assert "fill: var(--dark-fill)" in css
+
+
+def test_diagrams_carry_their_alt_text_for_assistive_technology(built_site):
+    found = list(diagrams(built_site))
+    for page, div in found:
+        assert div.svg is not None, page
+        label = div.svg.get("aria-label", "")
+        assert div.svg.get("role") == "img", page
+        # Sphinx falls back to the dot source when a diagram has no :alt:.
+        assert label, page
+        assert "digraph" not in label, page
+    labels = [div.svg["aria-label"] for _, div in found]
+    assert (
+        "A chain of Django releases from 3.0 to 6.1, each with its main async "
+        "feature; four dashed boxes for unshipped plans." in labels
+    )
 
 
 def test_setting_role_links_to_djangos_settings_reference(built_site):
@@ -76,17 +118,40 @@ def test_diagrams_are_drawn_by_graphviz_pure_from_the_venv(built_site):
         for page in (ROOT / "docs").rglob("*.md")
         if "```{graphviz}" in page.read_text()
     ]
-    # The images the pages use (a reused build directory keeps stale ones).
-    names = {
-        name
-        for html in (built_site / "docs").rglob("*.html")
-        for name in re.findall(r"graphviz-[0-9a-f]+\.svg", html.read_text())
-    }
-    svgs = [built_site / "_images" / name for name in sorted(names)]
+    svgs = [str(div) for _, div in diagrams(built_site)]
     assert pages
     assert len(svgs) >= len(pages)
     for svg in svgs:
-        text = svg.read_text()
-        assert "(graphviz-pure)" in text, svg.name
+        assert "(graphviz-pure)" in svg
         # Laid out with Verdana's metrics: see graphviz_dot_args in conf.py.
-        assert 'font-family="Verdana"' in text, svg.name
+        assert 'font-family="Verdana"' in svg
+
+
+def test_scrolling_code_blocks_and_tables_take_keyboard_focus(built_site):
+    blocks = tables = 0
+    for html in sorted(built_site.rglob("*.html")):
+        soup = BeautifulSoup(html.read_text(), "html.parser")
+        for element in soup.select("div.highlight > pre, div.table-wrapper"):
+            assert element.get("tabindex") == "0", (html, str(element)[:80])
+            blocks += element.name == "pre"
+            tables += element.name == "div"
+    assert blocks > 100
+    assert tables > 5
+
+
+def test_headings_in_navigation_have_a_level(built_site):
+    captions = 0
+    for html in sorted(built_site.rglob("*.html")):
+        soup = BeautifulSoup(html.read_text(), "html.parser")
+        for heading in soup.select('[role="heading"]'):
+            assert heading.get("aria-level") == "2", (html, str(heading)[:80])
+            captions += 1
+    assert captions > 0
+
+
+def test_pages_name_a_favicon(built_site):
+    html = (built_site / "index.html").read_text()
+    icon = BeautifulSoup(html, "html.parser").find("link", rel="icon")
+    assert icon is not None
+    assert icon["href"] == "_static/favicon.svg"
+    assert (built_site / "_static" / "favicon.svg").read_text().startswith("<svg")
