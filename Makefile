@@ -70,7 +70,7 @@ test: $(STAMP) $(DOC8_VENV)/.installed  ## Run every check: lint, html (fresh), 
 	$(MAKE) --no-print-directory doctest PYTHON=$(PYTHON)
 	$(MAKE) --no-print-directory pytest PYTHON=$(PYTHON)
 
-run: $(STAMP)  ## Run the sample project on http://127.0.0.1:8000 (PORT=...) with the fake upstream and the checker
+run: $(STAMP)  ## Run the sample project on http://127.0.0.1:8000 (PORT=...) with the fake upstream on 8001 (UPSTREAM_PORT=...) and the checker
 	$(BIN)/python -m sampleproject.devserver --port $(PORT) --upstream-port $(UPSTREAM_PORT)
 
 bench: $(STAMP)  ## Measure paths, middleware, bridges, Django/asgiref versions, real servers, guides (about 11 min, quiet machine)

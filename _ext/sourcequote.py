@@ -105,9 +105,27 @@ class SourceObject(LiteralInclude):
         self.options["pyobject"] = pyobject
         self.options["language"] = "python"
         release = f"{distribution} {installed_version(distribution)}"
-        # Code markup: names like __call__ would otherwise turn bold.
-        self.options.setdefault("caption", f"``{pyobject}`` in {shown} ({release})")
-        return super().run()
+        self.options["caption"] = f"{pyobject} in {shown} ({release})"
+        return literal_caption(
+            super().run(),
+            nodes.literal(pyobject, pyobject),
+            nodes.Text(f" in {shown} ({release})"),
+        )
+
+
+def literal_caption(result: list[nodes.Node], *children: nodes.Node) -> list:
+    """Set the caption of a literalinclude's result to these nodes, unparsed.
+
+    literalinclude parses its caption as inline markup: on a MyST page the
+    ``__`` of ``django/db/__init__.py`` turns ``init`` bold and drops the
+    underscores, so the reader sees a file name that does not exist.
+    """
+    for node in result:
+        for caption in node.findall(nodes.caption):
+            caption.children = []
+            caption.extend(children)
+            caption.rawsource = caption.astext()
+    return result
 
 
 def test_definitions(tree: ast.Module) -> dict[str, int]:

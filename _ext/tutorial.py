@@ -31,6 +31,7 @@ from docutils.parsers.rst import directives
 from sphinx.directives.code import LiteralInclude
 from sphinx.util.docutils import SphinxDirective
 
+from _ext.sourcequote import literal_caption
 from _ext.tutorialpage import PageError, file_step, shell_step
 
 
@@ -57,7 +58,8 @@ class TutorialFile(LiteralInclude):
         self.options = {"caption": step.destination, "language": step.language}
         if step.diff_from:
             self.options["diff"] = "/" + step.diff_from
-        result = super().run()
+        # The path as text: parsed as markup, "__init__.py" shows as "init.py".
+        result = literal_caption(super().run(), nodes.Text(step.destination))
         for node in result:
             for block in node.findall(nodes.literal_block):
                 block["classes"].append("tutorial-file")

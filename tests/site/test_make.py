@@ -1,6 +1,7 @@
 """The Makefile's entry points that a reader uses first."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,15 @@ def test_find_python_falls_back_to_python3(tmp_path):
         [str(ROOT / "scripts" / "find-python")], env=env, capture_output=True, text=True
     )
     assert result.stdout.strip() == "python3"
+
+
+def test_help_names_every_variable_run_takes():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\nrun:", 1)[1].split("\n\n")[0]
+    # The variables a reader sets on the command line, that run's recipe reads.
+    settable = set(re.findall(r"^(\w+) \?=", makefile, re.MULTILINE))
+    variables = settable & set(re.findall(r"\$\((\w+)\)", recipe)) - {"PYTHON"}
+    assert {"PORT", "UPSTREAM_PORT"} <= variables
+    (line,) = [line for line in make("help").stdout.splitlines() if "  run " in line]
+    for name in variables:
+        assert f"({name}=...)" in line
