@@ -27,6 +27,8 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
+from _ext.perdoc import track_per_document
+
 logger = logging.getLogger(__name__)
 
 PYTHON_LANGUAGES = {"python", "python3", "py", "py3", "pycon", "pycon3", "ipython"}
@@ -116,26 +118,10 @@ def check_orphans(app, env) -> None:
         logger.warning("snippet %s is included by no page (orphan)", relative)
 
 
-def init_env(app, env, docnames) -> None:
-    if not hasattr(env, "blockcheck_included"):
-        env.blockcheck_included = {}
-
-
-def purge_doc(app, env, docname) -> None:
-    getattr(env, "blockcheck_included", {}).pop(docname, None)
-
-
-def merge_info(app, env, docnames, other) -> None:
-    for docname in docnames:
-        env.blockcheck_included[docname] = other.blockcheck_included.get(docname, set())
-
-
 def setup(app):
     app.add_config_value("blockcheck_snippets_dir", "snippets", "env")
     app.add_directive("not-runnable", NotRunnableDirective)
-    app.connect("env-before-read-docs", init_env)
-    app.connect("env-purge-doc", purge_doc)
-    app.connect("env-merge-info", merge_info)
+    track_per_document(app, "blockcheck_included")
     app.connect("doctree-read", check_doctree)
     app.connect("env-check-consistency", check_orphans)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -42,6 +42,8 @@ from sphinx.directives.code import LiteralInclude
 from sphinx.util.docutils import SphinxRole
 from sphinx.util.nodes import make_refnode
 
+from _ext.perdoc import track_per_document
+
 ROOT = Path(__file__).resolve().parent.parent
 # Where the HTML builder writes the cited test files, as page names.
 TEST_PAGES = "_tests"
@@ -235,21 +237,6 @@ def resolve_claim_link(app, env, node, contnode):
     return link
 
 
-def init_env(app, env, docnames) -> None:
-    if not hasattr(env, "claim_test_files"):
-        env.claim_test_files = {}
-
-
-def purge_doc(app, env, docname) -> None:
-    getattr(env, "claim_test_files", {}).pop(docname, None)
-
-
-def merge_info(app, env, docnames, other) -> None:
-    for docname in docnames:
-        if docname in other.claim_test_files:
-            env.claim_test_files[docname] = other.claim_test_files[docname]
-
-
 def highlighted_test_file(app, path_text: str) -> str:
     """The file as highlighted HTML, an anchor at the first line of each test."""
     source = (ROOT / path_text).read_text(encoding="utf-8")
@@ -286,9 +273,7 @@ def collect_test_pages(app):
 def setup(app):
     app.add_directive("source-object", SourceObject)
     app.add_role("test", ClaimTestRole())
-    app.connect("env-before-read-docs", init_env)
-    app.connect("env-purge-doc", purge_doc)
-    app.connect("env-merge-info", merge_info)
+    track_per_document(app, "claim_test_files")
     app.connect("doctree-read", glue_markers)
     app.connect("missing-reference", resolve_claim_link)
     app.connect("html-collect-pages", collect_test_pages)
