@@ -76,6 +76,11 @@ def visit_graphviz(self, node):
     except GraphvizError as exc:
         logger.warning("dot code %r: %s", node["code"], exc, location=node)
         raise nodes.SkipNode from exc
+    if outfn is None:
+        # The renderer could not run: render_dot has logged why (an error under
+        # -W). Show the diagram's source instead, as sphinx.ext.graphviz does.
+        self.body.append(f"<pre>{html.escape(node['code'])}</pre>\n")
+        raise nodes.SkipNode
     alt = node.get("alt", node["code"].strip())
     classes = " ".join(["graphviz", *node.get("classes", [])])
     svg = themeable_svg(Path(outfn).read_text(encoding="utf-8"), alt)
