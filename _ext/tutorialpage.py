@@ -1,9 +1,10 @@
-"""The two steps a tutorial page is made of, read from its MyST source.
+"""The steps a tutorial page is made of, read from its MyST source.
 
-A tutorial page tells the reader to write files and run commands, in order.
-Both live in fenced directives, which the Sphinx extension (:mod:`_ext.tutorial`)
-renders and the replay test (``tests/tutorial/replay.py``) executes, so what a
-reader sees and what the test does come from the same text::
+A tutorial page tells the reader to write files, download ready ones
+(``tutorial-download``, a :class:`FileStep` with ``ready`` set) and run
+commands, in order. All live in fenced directives, which the Sphinx extension
+(:mod:`_ext.tutorial`) renders and the replay test (``tests/tutorial/replay.py``)
+executes, so what a reader sees and what the test does come from the same text::
 
     ```{tutorial-file} sampleproject/board/models.py
     :source: sampleproject/board/models.py
@@ -28,7 +29,7 @@ SERVICES = ("postgres", "redis")
 VERSION_SPEC = re.compile(r"^(since|before) (\d+)\.(\d+)$")
 
 FENCE = re.compile(
-    r"^(?P<fence>`{3,})\{(?P<name>tutorial-file|tutorial-shell)\}"
+    r"^(?P<fence>`{3,})\{(?P<name>tutorial-file|tutorial-download|tutorial-shell)\}"
     r"[ \t]*(?P<arg>.*?)[ \t]*\n"
     r"(?P<body>.*?)"
     r"^(?P=fence)[ \t]*$",
@@ -68,10 +69,14 @@ class FileStep:
     diff_from: str = ""
     language: str = ""
     lineno: int = 0
+    # A ready file: downloaded, not written; ``interface`` names what the page
+    # shows of it.
+    ready: bool = False
+    interface: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
-        return "file"
+        return "download" if self.ready else "file"
 
 
 @dataclass
@@ -201,27 +206,32 @@ def shell_step(
     return step
 
 
-def file_step(destination: str, options: dict[str, str], lineno: int = 0) -> FileStep:
-    unknown = set(options) - {"source", "diff-from", "language"}
+FILE_OPTIONS = {"source", "diff-from", "language"}
+DOWNLOAD_OPTIONS = {"source", "interface"}
+
+
+def file_step(
+    destination: str, options: dict[str, str], lineno: int = 0, ready: bool = False
+) -> FileStep:
+    directive = "tutorial-download" if ready else "tutorial-file"
+    unknown = set(options) - (DOWNLOAD_OPTIONS if ready else FILE_OPTIONS)
     if unknown:
-        raise PageError(
-            f"unknown tutorial-file option(s): {', '.join(sorted(unknown))}"
-        )
+        raise PageError(f"unknown {directive} option(s): {', '.join(sorted(unknown))}")
     if not destination or destination.startswith("/") or ".." in destination.split("/"):
         raise PageError(
-            f"tutorial-file needs a relative destination path, got {destination!r}"
+            f"{directive} needs a relative destination path, got {destination!r}"
         )
     source = options.get("source", "")
     if not source:
-        raise PageError(
-            f"tutorial-file {destination} needs :source: (a repository path)"
-        )
+        raise PageError(f"{directive} {destination} needs :source: (a repository path)")
     return FileStep(
         destination=destination,
         source=source,
         diff_from=options.get("diff-from", ""),
         language=options.get("language") or language_for(destination),
         lineno=lineno,
+        ready=ready,
+        interface=tuple(options.get("interface", "").split()),
     )
 
 
@@ -232,12 +242,13 @@ def parse_page(text: str) -> list[FileStep | ShellStep]:
         lineno = text.count("\n", 0, match.start()) + 1
         options, content = split_options(match["body"].splitlines())
         try:
-            if match["name"] == "tutorial-file":
+            if match["name"] in ("tutorial-file", "tutorial-download"):
                 if any(line.strip() for line in content):
                     raise PageError(
-                        "tutorial-file takes no content: the file is :source:"
+                        f"{match['name']} takes no content: the file is :source:"
                     )
-                steps.append(file_step(match["arg"], options, lineno))
+                ready = match["name"] == "tutorial-download"
+                steps.append(file_step(match["arg"], options, lineno, ready))
             else:
                 if match["arg"]:
                     raise PageError("tutorial-shell takes no argument")

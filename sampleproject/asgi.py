@@ -2,43 +2,22 @@
 
 import asyncio
 import os
-from pathlib import Path
 
 from django.conf import settings
 from django.core.asgi import get_asgi_application
-from django.forms.renderers import get_default_renderer
-from django.template import TemplateSyntaxError, engines
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sampleproject.settings.dev")
 django_application = get_asgi_application()
 
-from sampleproject.board.checker import (  # noqa: E402 (needs Django set up)
+from sampleproject.board.httpclient import (  # noqa: E402 (needs Django set up)
     close_shared_client,
     open_shared_client,
 )
 from sampleproject.board.notify import outbox  # noqa: E402
+from sampleproject.warmup import warm_templates  # noqa: E402
 
 # At shut-down, wait at most this long for queued incident e-mails.
 MAIL_GRACE_SECONDS = 5.0
-
-
-def warm_templates() -> int:
-    """Load every template once, so that no request reads one from disk.
-
-    The cached loader keeps what it loaded: a template rendered later, from an
-    async view on the event loop, costs no file I/O. Forms render through an
-    engine of their own, so it is warmed too. Returns how many loaded.
-    """
-    loaded = 0
-    for engine in [*engines.all(), get_default_renderer().engine]:
-        for directory in map(Path, engine.template_dirs):
-            for path in sorted(directory.rglob("*.html")):
-                try:
-                    engine.get_template(path.relative_to(directory).as_posix())
-                except TemplateSyntaxError:
-                    continue  # a fragment that parses only inside another
-                loaded += 1
-    return loaded
 
 
 async def startup() -> None:

@@ -5,15 +5,28 @@ until Ctrl+C or SIGTERM: the fake upstream the demo services point at, and
 uvicorn serving the board on 127.0.0.1 with the background checker in the same
 event loop (:mod:`sampleproject.devasgi`), so its events reach the browsers
 without Redis. Each child runs in its own process group, so a Ctrl+C in the
-terminal reaches this supervisor only, and it stops the children in order
-rather than all of them at once printing tracebacks.
+terminal reaches this supervisor only, and it stops the children one by one,
+the board first, rather than all of them at once printing tracebacks.
+
+The children stop with it however it stops:
+
+- Ctrl+C, SIGTERM or SIGHUP (a closed terminal): it stops them, then exits 0;
+- its output is a pipe whose reader went away (``make run | tee log``, and
+  ``tee`` ended first): it stops them as if asked to, since nobody can read
+  what they write any more;
+- it is killed with SIGKILL: Linux sends each child SIGTERM
+  (``PR_SET_PDEATHSIG``), and they stop by themselves;
+- the program that started it (``make``) is killed with SIGKILL: run as a
+  program, it asks Linux for SIGTERM in that case too.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -29,9 +42,11 @@ PROG = "python -m sampleproject.devserver"
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 POLL_SECONDS = 0.1
-# uvicorn waits for open connections before it exits, and a browser keeps the
-# board's event stream open: without a limit, stopping would wait for the tab.
-GRACEFUL_SHUTDOWN_SECONDS = 2
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# Loaded here, not in a child between fork and exec: loading takes locks that
+# another thread of the parent may hold at the fork.
+LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
 
 class DemoFailed(Exception):
@@ -39,7 +54,43 @@ class DemoFailed(Exception):
 
 
 class StopRequested(Exception):
-    """Ctrl+C or SIGTERM arrived: stop, successfully."""
+    """Ctrl+C, SIGTERM or SIGHUP arrived, or the output went away: stop."""
+
+
+def signal_when_parent_dies(signum: int = signal.SIGTERM) -> None:  # pragma: no cover
+    """Linux: have ``signum`` sent to this process when its parent ends.
+
+    However the parent ends, SIGKILL included. Elsewhere this does nothing.
+    Called in a child between fork and exec (``preexec_fn``), it applies to
+    the program the child runs; the signal is kept across exec.
+    """
+    if LIBC is None:
+        return
+    parent = os.getppid()
+    LIBC.prctl(PR_SET_PDEATHSIG, signum)
+    if os.getppid() != parent:  # it ended before the request took effect
+        os.kill(os.getpid(), signum)
+
+
+def broken_pipe(fd: int) -> bool:
+    """Whether ``fd`` is a pipe whose reading end is closed (writes would fail)."""
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    # A pipe with no reader reports POLLERR; a terminal or a file never does.
+    return any(revents & select.POLLERR for _, revents in poller.poll(0))
+
+
+def stop_writing_to(fd: int) -> None:
+    """Send what is still written to ``fd`` nowhere, as its reader is gone.
+
+    Without this, flushing at exit raises BrokenPipeError once more.
+    """
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
 
 
 def port_number(text: str) -> int:
@@ -105,8 +156,7 @@ class Supervisor:
             self.stop_signal = signum
 
         previous = {
-            signum: signal.signal(signum, request_stop)
-            for signum in (signal.SIGINT, signal.SIGTERM)
+            signum: signal.signal(signum, request_stop) for signum in STOP_SIGNALS
         }
         try:
             yield
@@ -118,6 +168,12 @@ class Supervisor:
         # The handler only records the signal; raising here instead, between
         # steps, never leaves a child started but not yet in self.children.
         if self.stop_signal is not None:
+            raise StopRequested
+        gone = [fd for fd in (1, 2) if broken_pipe(fd)]
+        if gone:
+            for fd in gone:
+                stop_writing_to(fd)
+            warn("the output pipe was closed (did tee stop?): stopping")
             raise StopRequested
 
     def run(self, command: list[str], what: str) -> subprocess.CompletedProcess:
@@ -131,7 +187,14 @@ class Supervisor:
 
     def start(self, name: str, command: list[str]) -> subprocess.Popen:
         self.stop_if_requested()
-        child = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+        child = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            start_new_session=True,
+            # If this process is killed (SIGKILL leaves no time to stop them),
+            # the child gets a SIGTERM and stops by itself.
+            preexec_fn=signal_when_parent_dies,
+        )
         self.children.append((name, child))
         return child
 
@@ -160,15 +223,18 @@ class Supervisor:
             time.sleep(POLL_SECONDS)
 
     def stop_all(self) -> None:
-        """SIGTERM every child's group, newest first; SIGKILL what lingers."""
+        """SIGTERM each child's group, newest first; SIGKILL what lingers.
+
+        One after the other: the board (and its checker) stops while the fake
+        upstream still answers, so no check fails just because of the stop.
+        """
         if any(child.poll() is None for _, child in self.children):
-            print("Stopping...", file=sys.stderr, flush=True)
-        for _, child in reversed(self.children):
+            say("Stopping...", file=sys.stderr)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for name, child in reversed(self.children):
             if child.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        for name, child in reversed(self.children):
             try:
                 child.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -178,8 +244,14 @@ class Supervisor:
                 child.wait()
 
 
+def say(message: str, file=None) -> None:
+    """Print, unless the reader of the output is gone (the poll notices it)."""
+    with contextlib.suppress(BrokenPipeError):
+        print(message, file=file or sys.stdout, flush=True)
+
+
 def warn(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    say(f"{PROG}: {message}", file=sys.stderr)
 
 
 def serve(args: argparse.Namespace, supervisor: Supervisor) -> NoReturn:
@@ -197,18 +269,11 @@ def serve(args: argparse.Namespace, supervisor: Supervisor) -> NoReturn:
     )
     supervisor.start(
         "uvicorn",
-        [
-            *(sys.executable, "-m", "uvicorn", "sampleproject.devasgi:application"),
-            *("--host", HOST, "--port", str(args.port)),
-            # The lifespan protocol starts and stops the checker.
-            "--lifespan=on",
-            *("--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS)),
-        ],
+        # uvicorn, with the checker and a clean end for open event streams.
+        [sys.executable, "-m", "sampleproject.devasgi", "--port", str(args.port)],
     )
     supervisor.wait_until_listening(args.port)
-    print(
-        f"\nStatus board on http://{HOST}:{args.port}/ (Ctrl+C to stop)\n", flush=True
-    )
+    say(f"\nStatus board on http://{HOST}:{args.port}/ (Ctrl+C to stop)\n")
     supervisor.wait_for_stop()
 
 
@@ -241,4 +306,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Should make (or whatever started this) be killed, stop too, cleanly.
+    signal_when_parent_dies()
     sys.exit(main())

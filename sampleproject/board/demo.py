@@ -2,14 +2,16 @@
 
 Each one points at a named service of the fake upstream
 (:mod:`sampleproject.upstream`), so the board shows live data with nothing
-external running.
+external running. The upstream listens on port 8001, or on the port the
+``UPSTREAM_PORT`` environment variable names.
 """
 
+import os
 from datetime import timedelta
 
 from sampleproject.board.models import Service
 
-DEMO_UPSTREAM = "http://127.0.0.1:8001"
+DEFAULT_UPSTREAM_PORT = 8001
 
 DEMO_SERVICES = [
     # (name, slug, check interval in seconds)
@@ -18,6 +20,14 @@ DEMO_SERVICES = [
     ("Login", "login", 10),
     ("E-mail relay", "email", 30),
 ]
+
+
+def demo_upstream() -> str:
+    """The fake upstream's base URL, on port ``UPSTREAM_PORT`` if that is set."""
+    raw = os.environ.get("UPSTREAM_PORT", "").strip() or str(DEFAULT_UPSTREAM_PORT)
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 65535):
+        raise ValueError(f"UPSTREAM_PORT must be a port number, got {raw!r}")
+    return f"http://127.0.0.1:{int(raw)}"
 
 
 def demo_service(name: str, slug: str, interval: int, upstream: str) -> Service:
@@ -30,8 +40,9 @@ def demo_service(name: str, slug: str, interval: int, upstream: str) -> Service:
     )
 
 
-def seed(upstream: str = DEMO_UPSTREAM) -> list[Service]:
+def seed(upstream: str | None = None) -> list[Service]:
     """Create the demo services that do not exist yet; return all of them."""
+    upstream = upstream or demo_upstream()
     services = []
     for name, slug, interval in DEMO_SERVICES:
         wanted = demo_service(name, slug, interval, upstream)

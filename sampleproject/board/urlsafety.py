@@ -82,8 +82,12 @@ later. The guarded transports close that gap when they wrap an
 :class:`httpx.AsyncHTTPTransport` (or :class:`httpx.HTTPTransport`) that talks
 to the network directly, which is what they build when given no transport: they
 install :class:`GuardedAsyncBackend` (or :class:`GuardedSyncBackend`) as the
-connection pool's network backend, which resolves the name once, checks every
-address and connects to a checked address, never to the name. TLS is unchanged:
+connection pool's network backend, which connects to a checked address, never
+to the name. The async transport hands the addresses its request check found
+to the backend (a context variable, so only within the task sending that
+request, for the same host, port and allowed categories): a new connection
+goes to exactly the addresses checked, with one lookup per request. Otherwise
+the backend resolves the name itself and checks every address. TLS is unchanged:
 httpcore starts TLS with the URL's host name for SNI and certificate checks, the
 ``Host`` header is the URL's, and pooled connections stay keyed by host name.
 ``transport.pins_connections`` tells whether this is in force.
@@ -117,6 +121,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import ipaddress
 import socket
 import urllib.parse
@@ -519,12 +524,23 @@ def validate_url_offline(value: str) -> None:
 
 # --- Connection-time enforcement -------------------------------------------------
 
+# What a guarded transport has just checked for the request this task sends:
+# (host, port, allowed categories, addresses). The pool connects inside that
+# same task, so the backend connects to those checked addresses instead of
+# resolving the name again: one lookup (a thread hop) per request, not two.
+_CheckedTarget = tuple[str, int, frozenset[str], list[str]]
+_checked_target: contextvars.ContextVar[_CheckedTarget | None] = contextvars.ContextVar(
+    "checked_target", default=None
+)
+
 
 class GuardedAsyncBackend(httpcore.AsyncNetworkBackend):
     """An httpcore network backend that connects only to checked addresses.
 
-    It resolves the host once, checks every address and connects to the first
-    checked address that accepts, so the address checked is the address used.
+    It takes the addresses a :class:`GuardedTransport` has just checked for
+    this task's request, or else resolves the host once and checks every
+    address, and connects to the first checked address that accepts, so the
+    address checked is the address used.
     TLS, started by httpcore afterwards, still uses the host name.
     """
 
@@ -544,9 +560,14 @@ class GuardedAsyncBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        checked = _checked_target.get()
         try:
-            async with asyncio.timeout(timeout):
-                addresses = await _aresolve_host(host, port, self.allowed)
+            target = (host, port, _allowed_categories(self.allowed))
+            if checked is not None and checked[:3] == target:
+                addresses = checked[3]
+            else:
+                async with asyncio.timeout(timeout):
+                    addresses = await _aresolve_host(host, port, self.allowed)
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
         except UnsafeURL as exc:
@@ -691,17 +712,23 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
+            host, port = _target(request.url)
+            categories = _allowed_categories(self.allowed)
             async with asyncio.timeout(_connect_timeout(request)):
-                await aresolve_and_check(request.url, self.allowed)
+                addresses = await _aresolve_host(host, port, categories)
         except TimeoutError as exc:
             message = f"resolving {request.url.host} timed out"
             raise httpx.ConnectTimeout(message, request=request) from exc
         except UnsafeURL as exc:
             raise _refusal(exc, request) from exc
+        # A new connection for this request goes to the addresses just checked.
+        handed_over = _checked_target.set((host, port, categories, addresses))
         try:
             return await self._transport.handle_async_request(request)
         except UnsafeURL as exc:  # from the pinned backend, at connection time
             raise _refusal(exc, request) from exc
+        finally:
+            _checked_target.reset(handed_over)
 
     async def aclose(self) -> None:
         await self._transport.aclose()

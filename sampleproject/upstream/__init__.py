@@ -5,6 +5,8 @@ instead. Each named service, ``GET /svc/<name>``, answers as its behaviour says
 (a status, a delay, and a mode: ``normal``, ``hang``, ``reset`` or
 ``slow_body``), and behaviours change while it runs, over HTTP
 (``PUT /_control/<name>``) or from Python (``behaviours.set("db", status=500)``).
+``?status=503&delay=0.5`` on one request overrides its status and delay (in
+seconds) for that request only, as the tutorial's ``fakeupstream.py`` does.
 
 - :mod:`~sampleproject.upstream.app`: the ASGI app (``create_app``, ``app``);
 - :mod:`~sampleproject.upstream.behaviours`: what a service does, and the

@@ -8,6 +8,7 @@ Python code changes behaviours through :attr:`UpstreamApp.behaviours`.
 
 from __future__ import annotations
 
+import dataclasses
 import http
 import json
 import re
@@ -40,6 +41,9 @@ Fake upstream: named services whose behaviour you change while it runs.
 
 GET    /svc/<name>              answer as <name>'s behaviour says
                                 (default: 200 "ok <name>" at once)
+GET    /svc/<name>?status=503&delay=0.5
+                                the same, with this status and delay (in
+                                seconds) for this one request
 GET    /_control                the behaviours set and the hits counted
 DELETE /_control                reset every name
 GET    /_control/<name>         one name's behaviour and hits
@@ -78,6 +82,20 @@ def seconds_param(params: dict[str, str], key: str, default: float) -> float:
             f"{key} must be a number of seconds, got {brief_repr(params[key])}"
         ) from None
     return check_seconds(value, key)
+
+
+def status_code(text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,3}", text):
+        raise BadRequest(
+            f"the status code must be a number such as 503, got {brief_repr(text)}"
+        )
+    return check_status(int(text))
+
+
+def status_param(params: dict[str, str], default: int) -> int:
+    if "status" not in params:
+        return default
+    return status_code(params["status"])
 
 
 def chunks_param(params: dict[str, str], default: int) -> int:
@@ -203,8 +221,16 @@ class UpstreamApp:
         except BehaviourError as error:
             await exchange.fail(404, f"no such service: {error}")
             return
-        self.behaviours.record_hit(name)
+        # As in the tutorial's fakeupstream.py: the query overrides the stored
+        # behaviour for this one request (the delay is in seconds here).
+        params = exchange.query({"status", "delay"})
         behaviour = self.behaviours.get(name)
+        behaviour = dataclasses.replace(
+            behaviour,
+            status=status_param(params, behaviour.status),
+            delay=seconds_param(params, "delay", behaviour.delay),
+        )
+        self.behaviours.record_hit(name)
         text = service_text(name, behaviour.status)
         if behaviour.mode == "hang":
             await exchange.wait_for_disconnect()
@@ -258,11 +284,7 @@ class UpstreamApp:
 
     async def _status(self, exchange: Exchange, code: str) -> None:
         params = exchange.query({"delay"})
-        if not re.fullmatch(r"[0-9]{1,3}", code):
-            raise BadRequest(
-                f"the status code must be a number such as 503, got {brief_repr(code)}"
-            )
-        status = check_status(int(code))
+        status = status_code(code)
         if await exchange.sleep(seconds_param(params, "delay", 0.0)):
             await exchange.respond(status, status_text(status).encode())
 

@@ -16,7 +16,7 @@ import pytest
 
 from sampleproject.upstream import UpstreamThread
 from tests.support.blocking import Detection, failure_report, failures
-from tests.support.servers import free_port, manage, running_server
+from tests.support.servers import board_database, free_port, running_server
 
 USERNAME = "admin"
 PASSWORD = "smoke-test-password"
@@ -33,24 +33,13 @@ def guarded_board(tmp_path, upstream):
     """The board on uvicorn under the guard; yields its URL and the report file."""
     report = tmp_path / "blocking.jsonl"
     report.touch()
-    env = {
-        "STATUSBOARD_DATA_DIR": str(tmp_path),
-        "DATABASE_URL": "",
-        "REDIS_URL": "",
-        "DJANGO_SETTINGS_MODULE": "sampleproject.settings.test",
-        "DJANGO_SUPERUSER_USERNAME": USERNAME,
-        "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
-        "DJANGO_SUPERUSER_EMAIL": "admin@example.com",
-        "BLOCKING_REPORT": str(report),
-    }
-    manage(env, "migrate", "--noinput")
-    manage(env, "createsuperuser", "--noinput")
-    service = (
-        "from sampleproject.board.models import Service; "
-        "Service.objects.create(name='Payments', slug='payments', "
-        f"url={upstream.service_url('payments')!r}, timeout=2)"
+    env = board_database(
+        str(tmp_path),
+        USERNAME,
+        PASSWORD,
+        upstream.service_url("payments"),
+        BLOCKING_REPORT=str(report),
     )
-    manage(env, "shell", "-c", service)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [

@@ -1,4 +1,5 @@
-"""Tests for sampleproject/board/broadcast.py, on both implementations.
+"""Tests for the broadcasters (sampleproject/board/broadcast.py and the modules
+it picks from: pubsub.py, memorybroadcast.py, redisbroadcast.py), on both kinds.
 
 The ``make`` fixture builds broadcasters of one kind per run: in-memory, and
 Redis when ``REDIS_URL`` is set. Redis runs get a key prefix of their own,
@@ -17,16 +18,15 @@ import redis
 import redis.asyncio
 from asgiref.sync import sync_to_async
 
-from sampleproject.board import broadcast
+from sampleproject.board import broadcast, memorybroadcast, redisbroadcast
 from sampleproject.board.broadcast import (
-    RESYNC,
-    Event,
-    InMemoryBroadcaster,
-    RedisBroadcaster,
     get_broadcaster,
     publish_sync,
     reset_broadcaster,
 )
+from sampleproject.board.memorybroadcast import InMemoryBroadcaster
+from sampleproject.board.pubsub import RESYNC, Event
+from sampleproject.board.redisbroadcast import RedisBroadcaster
 
 TIMEOUT = 5
 redis_only = pytest.mark.needs_service("redis")
@@ -121,6 +121,29 @@ async def wait_for_redis(broadcaster, channel, expected):
 
 def other_tasks():
     return asyncio.all_tasks() - {asyncio.current_task()}
+
+
+def subscribe_and_abandon(broadcaster):
+    """Enter a subscription on a new loop, then close the loop without leaving it.
+
+    Like ``asyncio.run``, except that async generators are not finalized (which
+    would leave the subscription's block and unregister it): only the closed
+    loop tells that nobody reads the queue. Keep what it returns until the end
+    of the test, so that it is not collected while its loop still runs.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        subscription = loop.run_until_complete(
+            broadcaster.subscribe("board").__aenter__()
+        )
+        tasks = asyncio.all_tasks(loop)  # The Redis feed's reader, if any.
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.wait(tasks))
+    finally:
+        loop.close()
+    return subscription
 
 
 def resync(event_id, reason, channel="board"):
@@ -256,13 +279,13 @@ async def test_publish_between_listening_and_reading_history(
 
 @pytest.mark.asyncio
 async def test_gap_in_live_stream_is_filled_from_history(broadcaster, monkeypatch):
-    real_deliver = broadcast._Subscriber.deliver
+    real_deliver = memorybroadcast.Subscriber.deliver
 
     def lose_event_2(subscriber, event):
         if event.id != 2:
             real_deliver(subscriber, event)
 
-    monkeypatch.setattr(broadcast._Subscriber, "deliver", lose_event_2)
+    monkeypatch.setattr(memorybroadcast.Subscriber, "deliver", lose_event_2)
     async with broadcaster.subscribe("board") as events:
         for n in range(1, 4):
             await broadcaster.publish("board", {"n": n})
@@ -275,7 +298,7 @@ async def test_cancelling_next_during_a_gap_fill_loses_nothing(
     broadcaster, monkeypatch
 ):
     """As a view does that waits with a timeout to send keep-alive comments."""
-    real_deliver = broadcast._Subscriber.deliver
+    real_deliver = memorybroadcast.Subscriber.deliver
     real_history = broadcaster._history
     slow = asyncio.Event()
 
@@ -288,7 +311,7 @@ async def test_cancelling_next_during_a_gap_fill_loses_nothing(
             await asyncio.sleep(TIMEOUT)
         return await real_history(channel, after)
 
-    monkeypatch.setattr(broadcast._Subscriber, "deliver", lose_event_2)
+    monkeypatch.setattr(memorybroadcast.Subscriber, "deliver", lose_event_2)
     monkeypatch.setattr(broadcaster, "_history", slow_history)
     async with broadcaster.subscribe("board") as events:
         for n in range(1, 4):
@@ -304,13 +327,13 @@ async def test_cancelling_next_during_a_gap_fill_loses_nothing(
 @pytest.mark.asyncio
 async def test_gap_older_than_history_resyncs(make, monkeypatch):
     broadcaster = make(history=2)
-    real_deliver = broadcast._Subscriber.deliver
+    real_deliver = memorybroadcast.Subscriber.deliver
 
     def lose_event_2(subscriber, event):
         if event.id != 2:
             real_deliver(subscriber, event)
 
-    monkeypatch.setattr(broadcast._Subscriber, "deliver", lose_event_2)
+    monkeypatch.setattr(memorybroadcast.Subscriber, "deliver", lose_event_2)
     async with broadcaster.subscribe("board") as events:
         first = await broadcaster.publish("board", {})
         assert await take(events, 1) == [first]
@@ -491,7 +514,7 @@ async def test_failing_to_enter_leaves_nothing(broadcaster, monkeypatch):
 
 @pytest.mark.asyncio
 async def test_subscriber_ends_once():
-    subscriber = broadcast._Subscriber("board", 10, lambda _: None)
+    subscriber = memorybroadcast.Subscriber("board", 10, lambda _: None)
     subscriber.end("first")
     subscriber.end("second")
     assert subscriber.queue.qsize() == 1
@@ -526,31 +549,40 @@ def test_bounds_must_be_positive(options):
 @pytest.mark.asyncio
 async def test_memory_subscriber_on_a_closed_loop_is_dropped_by_publish():
     broadcaster = InMemoryBroadcaster()
-
-    async def subscribe_and_abandon():
-        await broadcaster.subscribe("board").__aenter__()
-
-    await asyncio.to_thread(asyncio.run, subscribe_and_abandon())
+    abandoned = await asyncio.to_thread(subscribe_and_abandon, broadcaster)
     assert len(broadcaster._subscribers["board"]) == 1
     await broadcaster.publish("board", {})
     assert broadcaster._subscribers == {}
+    assert abandoned._subscriber.done
 
 
 @pytest.mark.asyncio
 async def test_subscriber_on_a_closed_loop_no_longer_counts(broadcaster, is_redis):
-    async def subscribe_and_abandon():
-        await broadcaster.subscribe("board").__aenter__()
-
-    await asyncio.to_thread(asyncio.run, subscribe_and_abandon())
+    abandoned = await asyncio.to_thread(subscribe_and_abandon, broadcaster)
     assert await broadcaster.subscriber_count("board") == 0
     assert broadcaster._subscribers == {}
-    if is_redis:  # asyncio.run cancelled the reader task: it closed the connection.
+    assert abandoned._subscriber.done
+    if is_redis:  # The reader task was cancelled: it closed the connection.
         await wait_for_redis(broadcaster, "board", 0)
     async with broadcaster.subscribe("board") as events:
         if is_redis:  # The closed loop's entry is gone.
             assert list(broadcaster._feeds) == [(asyncio.get_running_loop(), "board")]
         sent = await broadcaster.publish("board", {})
         assert await take(events, 1) == [sent]
+
+
+@pytest.mark.asyncio
+async def test_asyncio_run_leaves_an_abandoned_block(broadcaster, is_redis):
+    """At its end, asyncio.run finalizes the broadcaster's ``_listening`` block."""
+
+    async def subscribe_and_abandon():
+        await broadcaster.subscribe("board").__aenter__()
+
+    await asyncio.to_thread(asyncio.run, subscribe_and_abandon())
+    assert broadcaster._subscribers == {}
+    if is_redis:
+        assert broadcaster._feeds == {}
+        await wait_for_redis(broadcaster, "board", 0)
 
 
 @pytest.mark.asyncio
@@ -886,14 +918,11 @@ async def test_redis_close_while_subscribing(make, gated_subscribe):
 async def test_redis_close_skips_feeds_of_closed_loops(make):
     """close() cannot reach a loop that has gone: nothing is left to do there."""
     broadcaster = make()
-
-    async def subscribe_and_abandon():
-        await broadcaster.subscribe("board").__aenter__()
-
-    await asyncio.to_thread(asyncio.run, subscribe_and_abandon())
+    abandoned = await asyncio.to_thread(subscribe_and_abandon, broadcaster)
     assert len(broadcaster._feeds) == 1
     await broadcaster.close()
     assert broadcaster._feeds == {}
+    assert abandoned._subscriber.feed.abandoned is False  # Its loop was gone.
 
 
 @redis_test
@@ -901,7 +930,7 @@ async def test_redis_connection_pools(make):
     broadcaster = make()
     pool = broadcaster._client().connection_pool
     assert isinstance(pool, redis.asyncio.BlockingConnectionPool)
-    assert pool.max_connections == broadcast.DEFAULT_MAX_CONNECTIONS
+    assert pool.max_connections == redisbroadcast.DEFAULT_MAX_CONNECTIONS
     async with broadcaster.subscribe("board") as events:
         assert events._subscriber.feed.pubsub.connection_pool is not pool
     assert make(max_connections=3)._client().connection_pool.max_connections == 3
@@ -943,7 +972,7 @@ def test_environment_when_no_setting(settings, monkeypatch, singleton):
     monkeypatch.setenv("REDIS_URL", "redis://redis.invalid:6379/0")
     broadcaster = get_broadcaster()
     assert isinstance(broadcaster, RedisBroadcaster)
-    assert broadcaster.prefix == broadcast.DEFAULT_REDIS_PREFIX
+    assert broadcaster.prefix == redisbroadcast.DEFAULT_REDIS_PREFIX
     reset_broadcaster()
     monkeypatch.delenv("REDIS_URL")
     assert isinstance(get_broadcaster(), InMemoryBroadcaster)
@@ -953,7 +982,7 @@ def test_module_publish_sync(settings, singleton):
     settings.BOARD_REDIS_URL = ""
     assert publish_sync("board", {"n": 1}) == Event(1, "board", {"n": 1})
     assert publish_sync("board", {"n": 2}, kind="check").id == 2
-    assert get_broadcaster()._retained["board"][-1].kind == "check"
+    assert get_broadcaster()._retained.after("board", 1)[1][-1].kind == "check"
 
 
 @pytest.mark.asyncio

@@ -16,7 +16,7 @@ import pytest
 
 from sampleproject.upstream import UpstreamThread
 from tests.support.browser import chromium_browser
-from tests.support.servers import free_port, manage, running_server
+from tests.support.servers import board_database, free_port, running_server
 
 pytestmark = pytest.mark.browser
 
@@ -37,30 +37,11 @@ def upstream():
 
 
 @pytest.fixture
-def board_env(tmp_path):
-    return {
-        "STATUSBOARD_DATA_DIR": str(tmp_path),
-        "DATABASE_URL": "",
-        "REDIS_URL": "",
-        # The development settings with fast password hashing.
-        "DJANGO_SETTINGS_MODULE": "sampleproject.settings.test",
-        "DJANGO_SUPERUSER_USERNAME": USERNAME,
-        "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
-        "DJANGO_SUPERUSER_EMAIL": "admin@example.com",
-    }
-
-
-@pytest.fixture
-def board(board_env, upstream):
+def board(tmp_path, upstream):
     """The board's URL, served by uvicorn over a fresh database."""
-    manage(board_env, "migrate", "--noinput")
-    service = (
-        "from sampleproject.board.models import Service; "
-        "Service.objects.create(name='Payments', slug='payments', "
-        f"url={upstream.service_url('payments')!r}, timeout=2)"
+    board_env = board_database(
+        str(tmp_path), USERNAME, PASSWORD, upstream.service_url("payments")
     )
-    manage(board_env, "shell", "-c", service)
-    manage(board_env, "createsuperuser", "--noinput")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "uvicorn", "sampleproject.asgi:application"]

@@ -268,3 +268,43 @@ def test_a_child_that_ignores_sigterm_is_killed(tmp_path, monkeypatch, capsys):
         assert warning in capsys.readouterr().err
     finally:
         stop(stubborn)
+
+
+def test_a_pipe_without_reader_is_broken_and_a_file_is_not(tmp_path):
+    read_end, write_end = os.pipe()
+    try:
+        assert not devserver.broken_pipe(write_end)
+        os.close(read_end)
+        assert devserver.broken_pipe(write_end)
+        # From then on, writes go nowhere instead of failing.
+        devserver.stop_writing_to(write_end)
+        assert os.write(write_end, b"lost") == 4
+        assert not devserver.broken_pipe(write_end)
+    finally:
+        os.close(write_end)
+    with (tmp_path / "log").open("w") as file:
+        assert not devserver.broken_pipe(file.fileno())
+
+
+def test_a_closed_output_pipe_stops_the_demo(monkeypatch, capsys):
+    # fd 2 stands for a stderr piped into a tee that has ended.
+    monkeypatch.setattr(devserver, "broken_pipe", lambda fd: fd == 2)
+    silenced = []
+    monkeypatch.setattr(devserver, "stop_writing_to", silenced.append)
+    supervisor = devserver.Supervisor()
+    with pytest.raises(devserver.StopRequested):
+        supervisor.wait_for_stop()
+    assert silenced == [2]
+    assert "the output pipe was closed" in capsys.readouterr().err
+
+
+def test_say_ignores_a_reader_that_went_away(monkeypatch):
+    class Gone:
+        def write(self, text):
+            raise BrokenPipeError
+
+        def flush(self):
+            raise BrokenPipeError
+
+    monkeypatch.setattr(sys, "stdout", Gone())
+    devserver.say("nobody reads this")  # no exception: the poll stops the demo

@@ -25,10 +25,12 @@ from django.utils import timezone
 
 from sampleproject import asgi
 from sampleproject.board import checker
-from sampleproject.board.checker import Outcome, check_all, make_async_client
-from sampleproject.board.management.commands.runchecks import Scheduler
+from sampleproject.board.checker import check_all
+from sampleproject.board.httpclient import make_async_client, ssl_context
 from sampleproject.board.models import Service
 from sampleproject.board.notify import outbox
+from sampleproject.board.outcome import Outcome
+from sampleproject.board.scheduler import Scheduler
 from tests.sampleproject.conftest import service_on
 from tests.sampleproject.test_notify import use_smtp
 
@@ -63,7 +65,7 @@ async def lifespan(app):
 @pytest.fixture
 def ca_loads(monkeypatch):
     """The threads that load CA certificates, from a fresh SSL context on."""
-    checker.ssl_context.cache_clear()
+    ssl_context.cache_clear()
     threads: list[int] = []
     # httpx loads the bundle through this (load_verify_locations is C code,
     # and the blocking guard patches it already).
@@ -75,7 +77,7 @@ def ca_loads(monkeypatch):
 
     monkeypatch.setattr(ssl, "create_default_context", spy)
     yield threads
-    checker.ssl_context.cache_clear()  # not one built with the spy
+    ssl_context.cache_clear()  # not one built with the spy
 
 
 @pytest.fixture

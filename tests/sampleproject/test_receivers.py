@@ -18,10 +18,10 @@ from django.db import connections
 from django.utils import timezone
 
 from sampleproject.board import receivers
-from sampleproject.board.broadcast import InMemoryBroadcaster
-from sampleproject.board.checker import Outcome
+from sampleproject.board.memorybroadcast import InMemoryBroadcaster
 from sampleproject.board.models import Check, Service
 from sampleproject.board.notify import outbox
+from sampleproject.board.outcome import Outcome
 from sampleproject.board.receivers import (
     CHANNEL,
     RECEIVERS,

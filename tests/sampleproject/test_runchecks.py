@@ -23,15 +23,14 @@ from asgiref.sync import sync_to_async
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from sampleproject.board.checker import Outcome, check_service, make_async_client
-from sampleproject.board.management.commands import runchecks
-from sampleproject.board.management.commands.runchecks import (
-    Scheduler,
-    describe,
-    stop_on_signals,
-)
+from sampleproject.board import scheduler as scheduling
+from sampleproject.board.checker import check_service
+from sampleproject.board.httpclient import make_async_client
+from sampleproject.board.management.commands.runchecks import stop_on_signals
 from sampleproject.board.models import Check, Incident, Service
+from sampleproject.board.outcome import Outcome
 from sampleproject.board.receivers import connect_receivers
+from sampleproject.board.scheduler import Scheduler, describe
 from tests.sampleproject.conftest import service_on
 from tests.support.servers import ROOT, stop
 
@@ -342,7 +341,7 @@ async def test_an_unexpected_error_fails_one_round(
     async def broken_record(outcomes):
         raise RuntimeError("database is read-only")
 
-    monkeypatch.setattr(runchecks, "record", broken_record)
+    monkeypatch.setattr(scheduling, "record", broken_record)
 
     scheduler = await Scheduler(client).run(once=True)
 

@@ -71,7 +71,7 @@ async def hold_streams(base: str) -> tuple[int, list[str]]:
         summary = await client.get("/api/summary/")
         assert summary.json() == {"services": 0, "enabled": 0}
         if os.environ.get("REDIS_URL"):
-            from sampleproject.board.broadcast import RedisBroadcaster
+            from sampleproject.board.redisbroadcast import RedisBroadcaster
 
             broadcaster = RedisBroadcaster(os.environ["REDIS_URL"])
             await broadcaster.publish("board", {"slug": "all"}, kind="check")

@@ -672,3 +672,56 @@ def test_command_serves_until_interrupted():
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+# GET /svc/<name>?status=&delay=: one request's answer, as in the tutorial's
+# fakeupstream.py (whose delay is in milliseconds; here it is in seconds).
+
+
+@pytest.mark.asyncio
+async def test_the_tutorials_query_works_here(served):
+    response = await served.client.get("/svc/search?status=503&delay=0")
+    assert (response.status_code, response.text) == (503, "error 503 search")
+    assert served.behaviours.hits("search") == 1
+
+
+@pytest.mark.asyncio
+async def test_the_query_overrides_the_behaviour_for_one_request(served):
+    served.behaviours.set("db", status=500, delay=0.0)
+    started = time.monotonic()
+    response = await served.client.get("/svc/db?status=200&delay=0.2")
+    assert time.monotonic() - started >= 0.2
+    assert (response.status_code, response.text) == (200, "ok db")
+    # Only what the query names is replaced, and only for that request.
+    assert (await served.client.get("/svc/db?delay=0")).status_code == 500
+    assert served.behaviours.get("db") == Behaviour(status=500)
+    assert served.behaviours.hits("db") == 2
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("status=oops", "the status code must be a number such as 503, got 'oops'"),
+        ("status=99", "status must be between 200 and 599, got 99"),
+        ("status=1000", "the status code must be a number such as 503"),
+        ("delay=soon", "delay must be a number of seconds, got 'soon'"),
+        ("delay=300", "delay must be between 0 and 60 seconds, got 300.0"),
+        ("delay=-1", "delay must be between 0 and 60 seconds"),
+        ("delay=nan", "delay must be between 0 and 60 seconds"),
+        ("dealy=1", "unknown query parameter 'dealy'; allowed: delay, status"),
+        ("status=503&status=200", "query parameter 'status' is given twice"),
+    ],
+)
+async def test_bad_query_values_are_a_400_that_says_why(asgi, query, message):
+    response = await asgi.client.get(f"/svc/db?{query}")
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    # A refused request is not a hit: the checker's counts stay exact.
+    assert asgi.behaviours.hits("db") == 0
+
+
+@pytest.mark.asyncio
+async def test_the_routes_index_lists_the_query(asgi):
+    index = (await asgi.client.get("/")).text
+    assert "GET    /svc/<name>?status=503&delay=0.5" in index

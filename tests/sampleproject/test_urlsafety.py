@@ -20,6 +20,7 @@ import httpx
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
+from sampleproject.board import urlsafety
 from sampleproject.board.urlsafety import (
     GuardedAsyncBackend,
     GuardedSyncBackend,
@@ -578,37 +579,61 @@ async def test_transport_with_real_server_connects_to_checked_address(
     async with httpx.AsyncClient(transport=transport) as client:
         response = await client.get(f"http://status.example.com:{upstream.port}/up")
     assert response.text == "ok"
-    # Host header and path as requested; httpx never resolved the name itself:
-    # one lookup for the request check, one for the connection.
+    # Host header and path as requested; httpx never resolved the name itself,
+    # and the connection used the request check's answer: one lookup in all.
     assert upstream.requests == [("/up", f"status.example.com:{upstream.port}")]
-    assert dns.name_lookups() == ["status.example.com", "status.example.com"]
+    assert dns.name_lookups() == ["status.example.com"]
 
 
 @pytest.mark.asyncio
-async def test_transport_refuses_rebinding_at_connection_time(
+async def test_transport_connects_to_the_address_it_checked(
     dns, allow_loopback, upstream
 ):
-    # Allowed for the request check, private a moment later for the connection
-    # (and allowed again after that, so that a transport that resolved a third
-    # time would reach the local server and fail this test, not the network).
-    dns.add("rebind.example", ["127.0.0.1"], ["10.0.0.5"], ["127.0.0.1"])
+    # Allowed for the request check, private a moment later: a transport that
+    # resolved again to connect would connect to 10.0.0.5 (loopback_only fails
+    # the test). The connection goes to the address the check allowed.
+    dns.add("rebind.example", ["127.0.0.1"], ["10.0.0.5"])
     transport = await asyncio.to_thread(GuardedTransport)  # off the loop
     async with httpx.AsyncClient(transport=transport) as client:
-        with pytest.raises(UnsafeRequest) as excinfo:
-            await client.get(f"http://rebind.example:{upstream.port}/")
-    assert (excinfo.value.reason, excinfo.value.address) == ("private", "10.0.0.5")
-    assert upstream.requests == []
+        response = await client.get(f"http://rebind.example:{upstream.port}/up")
+    assert response.text == "ok"
+    assert dns.name_lookups() == ["rebind.example"]
 
 
 @pytest.mark.asyncio
-async def test_transport_unresolvable_at_connection_time(dns, allow_loopback):
+async def test_async_backend_takes_only_a_matching_check(dns):
+    # The transport's answer is for one host, port and policy in this task;
+    # for anything else the backend resolves and checks for itself.
+    inner = FakeAsyncBackend()
+    backend = GuardedAsyncBackend(inner, allowed=[])
+    dns.add("rebind.example", ["10.0.0.5"])  # what the name answers now
+    token = urlsafety._checked_target.set(("rebind.example", 80, frozenset(), [PUBLIC]))
+    try:
+        assert await backend.connect_tcp("rebind.example", 80) == f"stream to {PUBLIC}"
+        dns.add("other.example", ["10.0.0.5"])
+        for host, port in [("rebind.example", 443), ("other.example", 80)]:
+            with pytest.raises(UnsafeURL, match=r"10\.0\.0\.5"):
+                await backend.connect_tcp(host, port)
+        loopback = GuardedAsyncBackend(inner, allowed=["loopback"])
+        with pytest.raises(UnsafeURL, match=r"10\.0\.0\.5"):
+            await loopback.connect_tcp("rebind.example", 80)
+    finally:
+        urlsafety._checked_target.reset(token)
+    with pytest.raises(UnsafeURL, match=r"10\.0\.0\.5"):
+        await backend.connect_tcp("rebind.example", 80)
+
+
+@pytest.mark.asyncio
+async def test_transport_does_not_resolve_again_to_connect(dns, allow_loopback):
+    # A name that stops resolving after the request check does not matter: the
+    # connection goes to the checked address (here a closed port).
     dns.add("flaky.example", ["127.0.0.1"], [])
     transport = await asyncio.to_thread(GuardedTransport)  # off the loop
     async with httpx.AsyncClient(transport=transport) as client:
-        with pytest.raises(
-            httpx.ConnectError, match=r"flaky\.example does not resolve"
-        ):
+        with pytest.raises(httpx.ConnectError) as excinfo:
             await client.get("http://flaky.example:9/")
+    assert "does not resolve" not in str(excinfo.value)
+    assert dns.name_lookups() == ["flaky.example"]
 
 
 def test_transport_pinning_conditions(upstream, allow_loopback):

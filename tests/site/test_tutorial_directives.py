@@ -1,5 +1,8 @@
 """_ext/tutorial.py and _ext/tutorialpage.py: what a tutorial page may say."""
 
+import re
+import zipfile
+
 import pytest
 
 from _ext.tutorialpage import (
@@ -8,6 +11,7 @@ from _ext.tutorialpage import (
     output_matches,
     parse_page,
 )
+from _ext.tutorialproject import changed_lines
 from tests.support.sphinx import sphinx_build, write_project
 
 CONF = """
@@ -129,7 +133,7 @@ def test_pages_render_files_and_sessions(tmp_path):
     assert "tutorial-shell" in html
 
 
-def test_diff_from_shows_the_change(tmp_path):
+def test_diff_from_shows_the_whole_file_with_the_changed_lines_highlighted(tmp_path):
     block = (
         "```{tutorial-file} app/models.py\n:source: src/new.py\n"
         ":diff-from: src/old.py\n```"
@@ -139,16 +143,137 @@ def test_diff_from_shows_the_change(tmp_path):
         CONF,
         {
             "index.md": page(block),
-            "src/old.py": "A = 1\n",
-            "src/new.py": "A = 1\nB = 2\n",
+            "src/old.py": "A = 1\nB = 2\nC = 3\n",
+            "src/new.py": "A = 1\nB = 20\nC = 3\nD = 4\n",
         },
     )
     result = sphinx_build(src, "html")
     assert result.returncode == 0, result.output
     html = (result.outdir / "index.html").read_text()
-    assert '<span class="gi">+B = 2</span>' in html  # Pygments marks the new line
-    assert "app/models.py (before)" in html
+    block_html = html.split("tutorial-changed", 1)[1].split("</pre>", 1)[0]
+    highlighted = re.findall(r'<span class="hll">(.*?)\n</span>', block_html)
+    text = [re.sub(r"<[^>]+>", "", line) for line in highlighted]
+    assert text == ["B = 20", "D = 4"]  # the changed line and the new one
+    shown = re.sub(r"<[^>]+>", "", block_html.split("<pre>", 1)[1])
+    assert shown == "A = 1\nB = 20\nC = 3\nD = 4\n"  # the whole file, no diff
     assert str(tmp_path) not in html  # no path of the machine that built it
+
+
+def test_changed_lines_are_those_the_earlier_version_lacks():
+    assert changed_lines("a\nb\nc\n", "a\nB\nc\nd\n") == [2, 4]
+    assert changed_lines("a\nb\n", "b\n") == []  # a removal adds nothing
+    assert changed_lines("", "x\ny\n") == [1, 2]
+
+
+def test_a_change_that_adds_nothing_fails_the_build(tmp_path):
+    block = (
+        "```{tutorial-file} app/models.py\n:source: src/new.py\n"
+        ":diff-from: src/old.py\n```"
+    )
+    src = write_project(
+        tmp_path / "src",
+        CONF,
+        {"index.md": page(block), "src/old.py": "A = 1\n", "src/new.py": "A = 1\n"},
+    )
+    result = sphinx_build(src, "html")
+    assert result.returncode != 0
+    assert "adds no line" in result.output
+
+
+DOWNLOAD = (
+    "```{tutorial-download} app/policy.py\n:source: src/policy.py\n"
+    ":interface: check Refused\n```"
+)
+POLICY = (
+    '"""A long policy."""\n\n\nclass Refused(ValueError):\n'
+    '    """A URL the policy refuses."""\n\n\n'
+    "def check(url: str) -> None:\n"
+    '    """Raise Refused for a private address.\n\n    Details.\n    """\n'
+    "    secret_detail = 1\n"
+)
+
+
+def test_a_ready_file_is_a_download_with_its_interface(tmp_path):
+    src = write_project(
+        tmp_path / "src",
+        CONF,
+        {"index.md": page(DOWNLOAD), "src/policy.py": POLICY},
+    )
+    result = sphinx_build(src, "html")
+    assert result.returncode == 0, result.output
+    html = (result.outdir / "index.html").read_text()
+    link = re.search(
+        r'<a class="reference download internal" download="" href="([^"]+)"', html
+    )
+    assert link, html
+    downloaded = result.outdir / link[1]
+    assert downloaded.read_text() == POLICY  # the repository file itself
+    assert f"({len(POLICY.splitlines())} lines) and save it as" in html
+    interface_html = html.split("tutorial-interface", 1)[1].split("</pre>", 1)[0]
+    shown = re.sub(r"<[^>]+>", "", interface_html)
+    assert "def check(url: str) -&gt; None:" in shown
+    assert "Raise Refused for a private address." in shown
+    assert "class Refused(ValueError):" in shown
+    assert "secret_detail" not in shown
+    assert "Details." not in shown
+
+
+def test_a_ready_file_without_the_named_interface_fails_the_build(tmp_path):
+    src = write_project(
+        tmp_path / "src",
+        CONF,
+        {
+            "index.md": page(DOWNLOAD.replace("check Refused", "check Gone")),
+            "src/policy.py": POLICY,
+        },
+    )
+    result = sphinx_build(src, "html")
+    assert result.returncode != 0
+    assert "no top-level 'Gone'" in result.output
+
+
+def test_each_part_offers_its_project_as_a_zip_and_the_pace_table(tmp_path):
+    part1 = page(
+        "```{tutorial-file} app/a.py\n:source: src/a1.py\n```",
+        "```{tutorial-shell}\n$ true\n```",
+        "```{tutorial-project}\n```",
+    )
+    part2 = page(
+        "```{tutorial-file} app/a.py\n:source: src/a2.py\n:diff-from: src/a1.py\n```",
+        "```{tutorial-download} app/b.py\n:source: src/b.py\n```",
+        "```{tutorial-project}\n```",
+        "```{tutorial-pace}\n```",
+    )
+    src = write_project(
+        tmp_path / "src",
+        CONF,
+        {
+            "index.md": "# Home\n\n```{toctree}\ntutorial/01-a\ntutorial/02-b\n```\n",
+            "tutorial/01-a.md": part1,
+            "tutorial/02-b.md": part2,
+            "src/a1.py": "A = 1\n",
+            "src/a2.py": "A = 1\n\nB = 2\n",
+            "src/b.py": "C = 3\nD = 4\n",
+        },
+    )
+    result = sphinx_build(src, "html")
+    assert result.returncode == 0, result.output
+    html = (result.outdir / "tutorial/02-b.html").read_text()
+    href = re.search(r'href="([^"]*statusboard-after-part-02\.zip)"', html)[1]
+    zipped = result.outdir / "tutorial" / href
+    with zipfile.ZipFile(zipped) as archive:
+        assert sorted(archive.namelist()) == [
+            "statusboard/app/a.py",
+            "statusboard/app/b.py",
+        ]
+        assert archive.read("statusboard/app/a.py") == b"A = 1\n\nB = 2\n"
+    with zipfile.ZipFile(
+        result.outdir / "_downloads/tutorial/statusboard-after-part-01.zip"
+    ) as archive:
+        assert archive.read("statusboard/app/a.py") == b"A = 1\n"
+    cells = re.findall(r"<td><p>([^<]*)</p></td>", html.split("tutorial-pace", 1)[1])
+    # Part 1: one line written, one command; part 2: one changed line, two downloaded.
+    assert cells == ["01-a", "2", "0", "02-b", "1", "2", "In all", "3", "2"]
 
 
 def test_a_bad_block_fails_the_build(tmp_path):

@@ -8,6 +8,18 @@ import pytest
 
 from tests.tutorial.replay import Replay, ReplayError, parts
 
+# What the reader's own tools make, not what the pages write.
+NOT_PROJECT_FILES = ("__pycache__", ".venv", ".pytest_cache")
+
+
+def snapshot(project: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(project).as_posix(): path.read_bytes()
+        for path in sorted(project.rglob("*"))
+        if path.is_file()
+        and not set(path.relative_to(project).parts) & set(NOT_PROJECT_FILES)
+    }
+
 
 class TutorialRun:
     """Parts replay in order into one directory; a failed part stops the rest."""
@@ -17,6 +29,8 @@ class TutorialRun:
         self.replay = Replay(home, log=self.lines.append)
         self.done: list[Path] = []
         self.failed: str = ""
+        # {part: {path: bytes}}: the reader's project as each part left it.
+        self.states: dict[str, dict[str, bytes]] = {}
 
     def through(self, page: Path) -> None:
         for earlier in parts():
@@ -33,6 +47,7 @@ class TutorialRun:
                 log = "\n".join(self.lines[-40:])
                 pytest.fail(f"{exc}\n\nlast steps:\n{log}", pytrace=False)
             self.done.append(earlier)
+            self.states[earlier.name] = snapshot(self.replay.cwd)
             if earlier == page:
                 return
 

@@ -7,10 +7,16 @@ print with what the page says (see :mod:`_ext.tutorialpage` for the matching
 rules). Servers a page starts run in their own process group and are stopped at
 the end of the part, whatever happens.
 
-What the replay changes, and only this: ports 8000 and 8001 become free ports;
-``pip install`` and other ``:replay: skip`` blocks do not run (the site's own
-virtual environment, which has the same pins, is first on PATH); and a block's
-``:replay-env:`` is added to its environment.
+What the replay changes, and only this: ports 8000 and 8001 become free ports,
+in the commands and the output the pages show, and in the ``BOARD_PORT`` and
+``UPSTREAM_PORT`` environment variables, which the reader's files read (part 1
+tells the reader to set them when those ports are taken); ``pip install`` and
+other ``:replay: skip`` blocks do not run (the site's own virtual environment,
+which has the same pins, is first on PATH); and a block's ``:replay-env:`` is
+added to its environment; part 8's database, ``statusboard_tutorial``, gets a
+name of its own per run (see :mod:`tests.tutorial.databases`, which also fails
+the part if it drops a database it did not create). Files are written byte for
+byte as the pages show them: a file that hard-codes a port fails the replay.
 
 From a shell, to see a part fail the way the test sees it::
 
@@ -35,14 +41,18 @@ from pathlib import Path
 from _ext.tutorialpage import FileStep, PageError, ShellStep, output_matches, parse_page
 from tests.support import tools
 from tests.support.servers import ROOT, free_port, running_server
+from tests.tutorial import databases
 
 TUTORIAL = ROOT / "tutorial"
 PAGE_PORTS = (8000, 8001)
+# The environment variables that move the reader's ports (see part 1).
+PORT_VARIABLES = {8000: "BOARD_PORT", 8001: "UPSTREAM_PORT"}
 PORT = re.compile(r"(?<=[:= ])(8000|8001)(?!\d)")
 SERVICE_PORTS = {"postgres": 5432, "redis": 6379}
 # Inherited settings that would point the reader's project somewhere the page
 # did not say; a command that needs one sets it itself.
 DROPPED_ENV = ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "PYTHONPATH")
+# (BOARD_PORT and UPSTREAM_PORT are always set, to this reader's free ports.)
 
 
 class ReplayError(AssertionError):
@@ -82,6 +92,7 @@ class Replay:
     log: object = print
     cwd: Path = field(init=False)
     ports: dict[int, int] = field(init=False)
+    database: str = field(init=False)
     django_version: tuple[int, int] = field(init=False)
     skipped: list[str] = field(default_factory=list, init=False)
 
@@ -89,6 +100,7 @@ class Replay:
         self.home.mkdir(parents=True, exist_ok=True)
         self.cwd = self.home
         self.ports = {port: free_port() for port in PAGE_PORTS}
+        self.database = databases.run_name()
         version = subprocess.run(
             [
                 str(self.venv_bin / "python"),
@@ -103,6 +115,7 @@ class Replay:
 
     # -- what the replay changes ------------------------------------------------
     def remap(self, text: str) -> str:
+        text = text.replace(databases.TUTORIAL_DATABASE, self.database)
         return PORT.sub(lambda m: str(self.ports[int(m[1])]), text)
 
     def environment(self, extra: dict[str, str]) -> dict[str, str]:
@@ -114,6 +127,8 @@ class Replay:
         env["PATH"] = f"{self.venv_bin}{os.pathsep}{env.get('PATH', '')}"
         env["VIRTUAL_ENV"] = str(self.venv_bin.parent)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        for port, variable in PORT_VARIABLES.items():
+            env[variable] = str(self.ports[port])
         env.update({name: self.remap(value) for name, value in extra.items()})
         return env
 
@@ -124,6 +139,18 @@ class Replay:
         except PageError as exc:
             raise ReplayError(f"{page.name}: {exc}") from None
         self.log(f"== {page.name}")
+        guard = (
+            databases.guarded(self.database)
+            if any(getattr(step, "needs", "") == "postgres" for step in steps)
+            else contextlib.nullcontext()
+        )
+        try:
+            with guard:
+                self.run_steps(page, steps)
+        except databases.DatabaseLost as exc:
+            raise ReplayError(f"{page.name}: {exc}") from None
+
+    def run_steps(self, page: Path, steps) -> None:
         with contextlib.ExitStack() as servers:
             started: dict[int, contextlib.ExitStack] = {}
             for step in steps:
@@ -139,10 +166,8 @@ class Replay:
             raise ReplayError(f"{where}: :source: {step.source} does not exist")
         target = self.cwd / step.destination
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(
-            self.remap(source.read_text(encoding="utf-8")), encoding="utf-8"
-        )
-        self.log(f"   wrote {step.destination}")
+        target.write_bytes(source.read_bytes())
+        self.log(f"   {'downloaded' if step.ready else 'wrote'} {step.destination}")
 
     def run_shell(self, step: ShellStep, where, servers, started) -> None:
         if step.skip_reason:

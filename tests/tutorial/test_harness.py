@@ -1,7 +1,12 @@
 """The replay harness catches a page that promises what the code does not do."""
 
+import subprocess
+
 import pytest
 
+from tests.support import tools
+from tests.support.servers import ROOT
+from tests.tutorial import databases
 from tests.tutorial.replay import Replay, ReplayError
 
 
@@ -33,16 +38,19 @@ def test_unexpected_exit_status_fails(tmp_path):
         replay_page(tmp_path, "```{tutorial-shell}\n$ false\n```\n")
 
 
-def test_files_are_written_from_the_repository(tmp_path):
+def test_files_are_written_byte_for_byte_and_ports_come_from_the_environment(
+    tmp_path,
+):
     replay = replay_page(
         tmp_path,
-        "```{tutorial-file} sampleproject/board/demo.py\n"
-        ":source: sampleproject/board/demo.py\n```\n",
+        "```{tutorial-download} sampleproject/board/demo.py\n"
+        ":source: sampleproject/board/demo.py\n```\n\n"
+        "```{tutorial-shell}\n$ echo :$BOARD_PORT :$UPSTREAM_PORT\n"
+        ":8000 :8001\n```\n",
     )
-    written = (tmp_path / "home" / "sampleproject/board/demo.py").read_text()
-    # The fake upstream's port 8001 is remapped like every other port.
-    assert f"127.0.0.1:{replay.ports[8001]}" in written
-    assert "127.0.0.1:8001" not in written
+    written = tmp_path / "home" / "sampleproject/board/demo.py"
+    assert written.read_bytes() == (ROOT / "sampleproject/board/demo.py").read_bytes()
+    assert replay.ports[8000] != 8000  # the output above was remapped, and matched
 
 
 def test_servers_answer_on_remapped_ports_and_stop_after_the_part(tmp_path):
@@ -78,3 +86,38 @@ def test_inherited_settings_do_not_leak_into_the_reader_shell(tmp_path, monkeypa
         "```{tutorial-shell}\n"
         '$ echo "[${DJANGO_SETTINGS_MODULE:-unset}]"\n[unset]\n```\n',
     )
+
+
+def createdb(name: str) -> None:
+    subprocess.run(["createdb", *databases.SERVER, name], check=True, timeout=30)
+
+
+def create_ours_drop_theirs(ours: str, theirs: str) -> None:
+    with databases.guarded(ours):
+        createdb(ours)
+        subprocess.run(["dropdb", *databases.SERVER, theirs], check=True)
+
+
+def test_the_database_guard_catches_a_dropped_database_and_drops_its_own():
+    tools.need("postgres")
+    theirs, ours = databases.run_name(), databases.run_name()
+    createdb(theirs)  # a database the part did not create
+    try:
+        with pytest.raises(databases.DatabaseLost, match=theirs):
+            create_ours_drop_theirs(ours, theirs)
+        assert ours not in databases.databases()  # the run's own, cleaned up
+    finally:
+        subprocess.run(["dropdb", *databases.SERVER, "--if-exists", theirs])
+        subprocess.run(["dropdb", *databases.SERVER, "--if-exists", ours])
+
+
+def test_the_database_guard_leaves_other_databases_alone():
+    tools.need("postgres")
+    theirs, ours = databases.run_name(), databases.run_name()
+    createdb(theirs)
+    try:
+        with databases.guarded(ours):
+            pass
+        assert theirs in databases.databases()
+    finally:
+        subprocess.run(["dropdb", *databases.SERVER, "--if-exists", theirs])

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from _ext.tutorialpage import FileStep, ShellStep, parse_page
+from _ext.tutorialproject import interface
 from tests.support.servers import ROOT
 from tests.tutorial.replay import parts
 
@@ -281,3 +282,80 @@ def test_part_states_its_time_and_ends_with_a_checked_try_it(part):
 def test_part_links_to_the_next(part, following):
     text = (TUTORIAL / f"{part}.md").read_text()
     assert f"{{doc}}`{following}`" in text.split("\n## Try it\n", 1)[1]
+
+
+# Ready files (issue 15): what the page shows of them exists in them.
+
+
+def download_steps() -> list[FileStep]:
+    return [step for step in all_file_steps() if step.ready]
+
+
+def test_every_interface_name_is_in_its_ready_file():
+    shown = 0
+    for step in download_steps():
+        if step.interface:
+            text = interface((ROOT / step.source).read_text(), step.interface)
+            shown += 1
+            for name in step.interface:
+                assert name in text, (step.source, name)
+    assert shown >= 10
+
+
+def test_an_interface_name_that_is_gone_is_an_error():
+    with pytest.raises(KeyError, match="no top-level 'vanished'"):
+        interface("def kept():\n    pass\n", ("kept", "vanished"))
+
+
+def test_the_interface_shows_signatures_and_first_docstring_lines():
+    source = (
+        "LIMIT = 3\n\n\n"
+        "@decorated\n"
+        "async def fetch(\n    url: str,\n) -> int:\n"
+        '    """Fetch it.\n\n    More.\n    """\n    return 1\n\n\n'
+        "class Box:\n    size = 1\n"
+    )
+    assert interface(source, ("fetch", "Box", "LIMIT")) == (
+        '@decorated\nasync def fetch(\n    url: str,\n) -> int:\n    """Fetch it."""'
+        "\n\nclass Box:\n    ..."
+        "\n\nLIMIT = 3"
+    )
+
+
+# Ports (issue 15): one environment variable per port moves every file.
+
+HARD_CODED_PORT = re.compile(r"127\.0\.0\.1:(8000|8001)\b")
+
+
+def test_no_file_the_reader_gets_hard_codes_a_port():
+    for step in all_file_steps():
+        text = (ROOT / step.source).read_text()
+        assert not HARD_CODED_PORT.search(text), (
+            f"{step.source} names a port: read BOARD_PORT or UPSTREAM_PORT instead"
+        )
+
+
+# Databases (issue 15): the tutorial drops nothing it did not create.
+
+DROP = re.compile(r"\bdropdb\b|drop\s+database", re.IGNORECASE)
+
+
+def test_no_command_drops_a_database():
+    for page in parts():
+        for step in parse_page(page.read_text()):
+            if isinstance(step, ShellStep):
+                for command in step.commands:
+                    assert not DROP.search(command.line), (page.name, command.line)
+
+
+def test_the_postgres_database_is_the_tutorials_own():
+    commands = [
+        command.line
+        for step in page_steps("08-production")
+        if isinstance(step, ShellStep) and step.needs == "postgres"
+        for command in step.commands
+    ]
+    created = [line for line in commands if line.startswith("createdb ")]
+    assert len(created) == 1
+    assert " statusboard_tutorial " in created[0]
+    assert all("/statusboard_tutorial " in line for line in commands if "5432" in line)

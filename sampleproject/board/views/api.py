@@ -14,7 +14,8 @@ from django.core.cache import cache
 from django.http import JsonResponse
 from django.views.decorators.http import require_POST
 
-from sampleproject.board.checker import check_all, check_all_sync
+from sampleproject.board.checker import check_all
+from sampleproject.board.checksync import check_all_sync
 from sampleproject.board.models import Service
 from sampleproject.board.recording import record, record_sync
 from sampleproject.board.signals import checks_recorded

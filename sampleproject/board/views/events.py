@@ -13,29 +13,18 @@ a ``retry`` delay, so ``EventSource`` polls instead of streaming.
 """
 
 import asyncio
-import json
 
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 
-from sampleproject.board.broadcast import RESYNC, get_broadcaster
-from sampleproject.board.state import load_tiles
+from sampleproject.board.broadcast import get_broadcaster
+from sampleproject.board.pubsub import RESYNC
+from sampleproject.board.sse import last_event_id, snapshot
 
 CHANNEL = "board"
 STREAM_RETRY_MS = 3000
-POLL_RETRY_MS = 15000
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-def last_event_id(request) -> int | None:
-    """The id to resume after, from the header EventSource sends on reconnection."""
-    raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
-    if raw is None or raw == "":
-        return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise ValueError(raw)
-    return int(raw)
 
 
 async def stream(last_id: int | None, heartbeat: float):
@@ -54,12 +43,6 @@ async def stream(last_id: int | None, heartbeat: float):
             yield event.sse()
             if event.kind == RESYNC:
                 return  # the browser reloads the page, then reconnects
-
-
-async def snapshot() -> str:
-    tiles = [tile.as_json() for tile in await load_tiles()]
-    data = json.dumps({"tiles": tiles}, separators=(",", ":"))
-    return f"retry: {POLL_RETRY_MS}\nevent: snapshot\ndata: {data}\n\n"
 
 
 async def events(request):

@@ -13,7 +13,8 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sampleproject.settings")
 django.setup()
 
-from sampleproject.board.checker import check_all, check_all_sync  # noqa: E402
+from sampleproject.board.checker import check_all  # noqa: E402
+from sampleproject.board.checksync import check_all_sync  # noqa: E402
 from sampleproject.board.models import Service  # noqa: E402
 from sampleproject.board.recording import record  # noqa: E402
 

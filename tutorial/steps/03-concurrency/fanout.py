@@ -1,14 +1,17 @@
 """Part 3: three slow requests one after another, then all at once.
 
-Run it with ``python fanout.py`` while the fake upstream runs on port 8001.
+Run it with ``python fanout.py`` while the fake upstream runs on port 8001, or
+on the port in the ``UPSTREAM_PORT`` environment variable.
 """
 
 import asyncio
+import os
 import time
 
 import httpx
 
-URLS = [f"http://127.0.0.1:8001/svc/{name}?delay=300" for name in ("a", "b", "c")]
+UPSTREAM = f"http://127.0.0.1:{os.environ.get('UPSTREAM_PORT', '8001')}"
+URLS = [f"{UPSTREAM}/svc/{name}?delay=300" for name in ("a", "b", "c")]
 
 
 def one_by_one() -> list[int]:

@@ -13,13 +13,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sampleproject.settings")
 django.setup()
 
 from sampleproject.board.checker import check_all  # noqa: E402
-from sampleproject.board.demo import DEMO_UPSTREAM  # noqa: E402
+from sampleproject.board.demo import demo_upstream  # noqa: E402
 from sampleproject.board.models import Service  # noqa: E402
 
 
 def stuck(timeout: float) -> Service:
     # This upstream answers after 5 seconds.
-    url = f"{DEMO_UPSTREAM}/svc/stuck?delay=5000"
+    url = f"{demo_upstream()}/svc/stuck?delay=5000"
     return Service(name="Stuck", slug="stuck", url=url, timeout=timeout)
 
 

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import URLValidator
 
-from sampleproject.board.demo import DEMO_UPSTREAM, seed
+from sampleproject.board.demo import demo_upstream, seed
 
 
 class Command(BaseCommand):
@@ -13,11 +13,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--upstream",
-            default=DEMO_UPSTREAM,
-            help=f"Base URL of the fake upstream (default: {DEMO_UPSTREAM}).",
+            help=(
+                "Base URL of the fake upstream (default: on this machine, port 8001,"
+                " or the port in the UPSTREAM_PORT environment variable)."
+            ),
         )
 
     def handle(self, *args, upstream, **options):
+        if upstream is None:
+            try:
+                upstream = demo_upstream()
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
         try:
             URLValidator(schemes=["http", "https"])(upstream)
         except ValidationError:

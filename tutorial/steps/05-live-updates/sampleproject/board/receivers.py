@@ -1,7 +1,13 @@
 """What happens after checks are recorded: receivers of ``checks_recorded``.
 
-Part 5 of the tutorial: one receiver, which publishes each outcome's tile on
-the ``"board"`` channel, so open browsers update it. Part 8 adds two more.
+:func:`publish_outcomes` (async) publishes one ``"check"`` event per outcome on
+the ``"board"`` channel, carrying the service's dashboard tile as JSON, so open
+browsers update it. :data:`RECEIVERS` lists it; part 8 of the tutorial adds
+the incident alerts of alerts.py to it.
+
+:func:`connect_receivers` connects them (``BoardConfig.ready()`` calls it);
+each has a ``dispatch_uid``, so connecting again, after an autoreload or from a
+test, never doubles a receiver.
 """
 
 from __future__ import annotations
