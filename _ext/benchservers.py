@@ -9,8 +9,10 @@ Role fields of a ``requests/s`` case: ``rps`` (mean requests per second),
 mean latency), ``share`` (the ratio to the raw app's requests per second, as a
 percentage) and ``times`` (how many times as many requests the raw app
 served), ``lag50``, ``lag99`` and ``lagmax`` (the worker's event-loop lag
-while wrk ran, ASGI cases only), besides the usual ``mean``, ``median``,
-``stdev``, ``min``, ``max``, ``cv``, ``n`` and ``ratio``.
+while wrk ran, ASGI cases only), ``version`` (of the package that provides
+the server, recorded by runs since daphne, hypercorn and gevent were added),
+besides the usual ``mean``, ``median``, ``stdev``, ``min``, ``max``, ``cv``,
+``n`` and ``ratio``.
 
 A results file from before the suite recorded loop lag has none in any case of
 the group: its lag figures render as "not in this run", as a case the harness
@@ -19,7 +21,10 @@ defines but an older file lacks does (:class:`_ext.benchdata.NotMeasured`).
 Role fields of a ``streams`` case: ``held`` (the most streams served at once),
 ``target`` (the most opened), ``rss`` and ``threads`` (per stream served),
 ``probe`` (how long a plain request took with every stream open), ``at`` (the
-step the per-stream figures come from).
+step the per-stream figures come from), ``workerthreads`` (the worker's OS
+threads at the last step) and, for the stream recipe's cases
+(``bench/stream_recipe.py``), ``event50``, ``event99`` and ``eventmax`` (how
+long one event took to reach the open streams).
 
 Tables (``bench-table``): ``servers-trivial``, ``servers-sleep``,
 ``servers-check-all``, ``servers-sse``. Plots (``bench-plot``):
@@ -38,12 +43,18 @@ TIMES = "\u00d7"
 STAT_FIELDS = ("mean", "median", "stdev", "min", "max")
 LATENCY_FIELDS = ("p50", "p90", "p99")
 LAG_FIELDS = {"lag50": "p50", "lag99": "p99", "lagmax": "max"}
+# Fields of a streams case that times one event on every open stream
+# (bench/stream_recipe.py): field -> key of its ``event_ms``.
+EVENT_FIELDS = {"event50": "p50", "event99": "p99", "eventmax": "max"}
 SERVER_ORDER = (
     "gunicorn-sync",
     "gunicorn-gthread",
     "uvicorn",
     "gunicorn-uvicorn",
     "granian",
+    "gunicorn-gevent",
+    "daphne",
+    "hypercorn",
 )
 
 
@@ -99,6 +110,11 @@ def figure(
     group: str, name: str, case: dict, field: str, cases: dict | None = None
 ) -> tuple[str, bool]:
     """The formatted figure of a server case and whether it is unstable."""
+    if field == "version":
+        version = case["params"].get("version")
+        if version is None:
+            raise LookupError(f"case {group}/{name} records no server version")
+        return version, False
     if case["unit"] == "streams":
         return stream_figure(group, name, case, field), False
     if field in LAG_FIELDS:
@@ -150,6 +166,13 @@ def stream_figure(group: str, name: str, case: dict, field: str) -> str:
         if field == "threads":
             return f"{per_stream['threads']:.2f}"
         return f"{per_stream['at']:,}"
+    if field == "workerthreads":
+        return f"{steps[-1]['threads']:,}"
+    if field in EVENT_FIELDS:
+        event = case.get("event_ms")
+        if event is None:
+            raise LookupError(f"case {group}/{name} timed no event")
+        return format_ms(event[EVENT_FIELDS[field]])
     if field == "probe":
         probe = steps[-1].get("probe_ms")
         if probe is None:
@@ -158,7 +181,7 @@ def stream_figure(group: str, name: str, case: dict, field: str) -> str:
         return format_ms(probe)
     raise LookupError(
         f"unknown field {field!r} for a streams case: use one of held, target,"
-        " rss, threads, at, probe"
+        f" rss, threads, workerthreads, at, probe, {', '.join(EVENT_FIELDS)}"
     )
 
 

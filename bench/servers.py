@@ -65,6 +65,7 @@ HOST = "127.0.0.1"
 
 WORKERS = 1
 GTHREAD_THREADS = 50
+GEVENT_CONNECTIONS = 1000  # greenlets gevent's worker runs at once
 CONNECTIONS = 50
 START_TIMEOUT = 30.0  # seconds for a server to answer its first request
 STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
@@ -139,6 +140,41 @@ class Server:
             return [*gunicorn, "--worker-class", "gthread", *threads, target]
         if self.name == "gunicorn-uvicorn":
             return [*gunicorn, "--worker-class", "uvicorn_worker.UvicornWorker", target]
+        if self.name == "gunicorn-gevent":
+            # gevent's worker patches the standard library (time.sleep, socket,
+            # threading) before it loads the app: a blocking call in a sync
+            # view yields to the other greenlets of the one worker.
+            connections = ["--worker-connections", str(GEVENT_CONNECTIONS)]
+            return [*gunicorn, "--worker-class", "gevent", *connections, target]
+        if self.name == "daphne":
+            # --port first: _port_of() reads the first --port or --bind.
+            return [
+                *python,
+                "daphne",
+                "--port",
+                str(port),
+                "--bind",
+                HOST,
+                "--verbosity",
+                "0",
+                "--application-close-timeout",
+                "1",
+                target,
+            ]
+        if self.name == "hypercorn":
+            return [
+                *python,
+                "hypercorn",
+                "--bind",
+                bind,
+                "--workers",
+                str(WORKERS),
+                "--log-level",
+                "warning",
+                "--graceful-timeout",
+                "1",
+                target,
+            ]
         if self.name == "uvicorn":
             return [
                 *python,
@@ -200,6 +236,11 @@ SERVERS = {
             "uvicorn_worker",
         ),
         Server("granian", "granian", "asgi", "granian", "granian"),
+        Server(
+            "gunicorn-gevent", "gunicorn, gevent worker", "wsgi", "gevent", "gevent"
+        ),
+        Server("daphne", "daphne", "asgi", "daphne", "daphne"),
+        Server("hypercorn", "hypercorn", "asgi", "hypercorn", "hypercorn"),
     )
 }
 
@@ -270,12 +311,26 @@ class ServerCase:
             "method": self.method,
             "connections": self.connections,
             "workers": WORKERS,
-            **(
-                {"threads": GTHREAD_THREADS}
-                if self.server == "gunicorn-gthread"
-                else {}
-            ),
+            "version": server_version(self.server),
+            **worker_params(self.server),
         }
+
+
+def server_version(server: str) -> str | None:
+    """The installed version of the package that provides ``server``."""
+    try:
+        return importlib.metadata.version(SERVERS[server].package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def worker_params(server: str) -> dict:
+    """What a worker holds at once beyond one request, where the server says."""
+    if server == "gunicorn-gthread":
+        return {"threads": GTHREAD_THREADS}
+    if server == "gunicorn-gevent":
+        return {"worker_connections": GEVENT_CONNECTIONS}
+    return {}
 
 
 def natural_view(server: str) -> str:
@@ -360,6 +415,10 @@ class StreamCase:
 SSE_CASES = (
     StreamCase("uvicorn", "async", "/events/"),
     StreamCase("gunicorn-gthread", "sync", "/events/sync/"),
+    # The other ASGI servers, for the deployment guide's per-server table.
+    StreamCase("daphne", "async", "/events/"),
+    StreamCase("hypercorn", "async", "/events/"),
+    StreamCase("granian", "async", "/events/"),
 )
 
 
@@ -409,13 +468,26 @@ class Running:
         return f"http://{HOST}:{self.port}"
 
     def worker_pid(self) -> int:
-        """The process that serves requests: gunicorn's and granian's child."""
+        """The process that serves requests: gunicorn's, granian's, hypercorn's child.
+
+        hypercorn's supervisor also starts multiprocessing's resource tracker,
+        which serves nothing.
+        """
         pid = self.process.pid
         try:
             children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         except OSError:
             children = []
-        return int(children[0]) if children else pid
+        workers = [child for child in children if not _is_resource_tracker(child)]
+        return int(workers[0]) if workers else pid
+
+
+def _is_resource_tracker(pid: str) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"multiprocessing.resource_tracker" in command
 
 
 @contextlib.contextmanager
@@ -837,11 +909,7 @@ def stream_result(case: StreamCase, steps: list[dict], step_timeout: float) -> d
             "workers": WORKERS,
             "step_timeout_seconds": step_timeout,
             "probe_timeout_seconds": PROBE_TIMEOUT,
-            **(
-                {"threads": GTHREAD_THREADS}
-                if case.server == "gunicorn-gthread"
-                else {}
-            ),
+            **worker_params(case.server),
         },
         "unit": "streams",
         "steps": steps,
@@ -923,7 +991,18 @@ def check_all_once(running: Running, case: ServerCase, headers: dict) -> dict:
 
 def versions() -> dict:
     found = {}
-    for package in ("gunicorn", "uvicorn", "uvicorn-worker", "granian", "h11"):
+    for package in (
+        "gunicorn",
+        "uvicorn",
+        "uvicorn-worker",
+        "granian",
+        "h11",
+        "daphne",
+        "twisted",
+        "hypercorn",
+        "gevent",
+        "greenlet",
+    ):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             found[package] = importlib.metadata.version(package)
     for package in ("httptools", "uvloop"):

@@ -2,6 +2,7 @@
 
 import asyncio
 import http.server
+import importlib.metadata
 import inspect
 import json
 import os
@@ -156,8 +157,15 @@ def test_wrk_that_cannot_connect_is_one_line():
 # Each server starts, answers both apps' URLs, and stops with its group.
 
 
+def needs_server(name: str) -> None:
+    server = servers.SERVERS[name]
+    if not server.available():
+        pytest.skip(f"{server.package} is not installed")
+
+
 @pytest.mark.parametrize("name", list(servers.SERVERS))
 def test_each_server_serves_the_raw_app_and_stops_with_its_group(name):
+    needs_server(name)
     env = servers.server_env(None)
     with servers.start(name, "raw", env) as running:
         pgid = running.process.pid
@@ -173,8 +181,11 @@ def test_each_server_serves_the_raw_app_and_stops_with_its_group(name):
     assert not alive(worker)
 
 
-@pytest.mark.parametrize("name", ["gunicorn-sync", "uvicorn"])
+@pytest.mark.parametrize(
+    "name", ["gunicorn-sync", "uvicorn", "gunicorn-gevent", "daphne", "hypercorn"]
+)
 def test_the_django_app_answers_through_the_middleware_stack(name, tmp_path):
+    needs_server(name)
     env = servers.server_env(str(tmp_path / "db.sqlite3"))
     with servers.start(name, "django", env) as running:
         for path in ("/trivial/sync/", "/trivial/async/", "/sleep/async/"):
@@ -187,6 +198,105 @@ def test_the_django_app_answers_through_the_middleware_stack(name, tmp_path):
         # XFrameOptionsMiddleware and SecurityMiddleware ran.
         assert headers["X-Frame-Options"] == "DENY"
         assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_new_servers_get_a_raw_and_a_django_case_in_both_load_groups():
+    keys = {case.key for case in servers.wrk_cases("full", list(servers.SERVERS))}
+    for group in ("servers-trivial", "servers-sleep"):
+        assert {
+            f"{group}/gunicorn-gevent.raw",
+            f"{group}/gunicorn-gevent.sync-view",
+            f"{group}/daphne.raw",
+            f"{group}/daphne.async-view",
+            f"{group}/hypercorn.raw",
+            f"{group}/hypercorn.async-view",
+        } <= keys
+    streams = {case.key for case in servers.SSE_CASES}
+    assert {
+        "servers-sse/daphne.async-view",
+        "servers-sse/hypercorn.async-view",
+        "servers-sse/granian.async-view",
+    } <= streams
+    # --quick is unchanged: CI's bench-quick counts its cases per group.
+    quick = servers.wrk_cases("quick", list(servers.SERVERS))
+    assert [case.key for case in quick] == [
+        "servers-trivial/uvicorn.raw",
+        "servers-trivial/uvicorn.async-view",
+    ]
+
+
+def test_each_case_records_its_servers_version_for_the_pages():
+    from _ext import benchservers
+
+    case = servers.ServerCase("servers-trivial", "daphne", "raw", "raw", "/trivial/")
+    params = case.params()
+    assert params["version"] == importlib.metadata.version("daphne")
+    result = {"unit": "requests/s", "params": params}
+    figure = benchservers.figure("servers-trivial", case.name, result, "version")
+    assert figure == (params["version"], False)
+    older = {"unit": "requests/s", "params": {}}  # a run from before versions
+    with pytest.raises(LookupError, match="records no server version"):
+        benchservers.figure("servers-trivial", case.name, older, "version")
+
+
+def test_the_gevent_worker_runs_one_greenlet_per_connection():
+    command = servers.SERVERS["gunicorn-gevent"].command("app:app", 8000)
+    assert command[command.index("--worker-class") + 1] == "gevent"
+    assert command[command.index("--worker-connections") + 1] == "1000"
+    case = servers.ServerCase(
+        "servers-sleep", "gunicorn-gevent", "django", "sync", "/sleep/sync/"
+    )
+    assert case.params()["worker_connections"] == 1000
+    assert case.label == "Django, sync view on gunicorn, gevent worker"
+
+
+def parallel_gets(port: int, path: str, count: int) -> tuple[list[int], float]:
+    """``count`` requests at once, from threads: their statuses and the time."""
+    statuses: list[int] = []
+
+    def get():
+        statuses.append(servers.http_get(port, path, 10)[0])
+
+    threads = [threading.Thread(target=get) for _ in range(count)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses, time.perf_counter() - started
+
+
+def test_under_the_gevent_worker_a_sleeping_sync_view_yields(tmp_path):
+    # The worker patches time.sleep before it loads Django: ten sync views
+    # that each sleep 50 ms overlap in one process, on one OS thread.
+    needs_server("gunicorn-gevent")
+    env = servers.server_env(str(tmp_path / "db.sqlite3"))
+    servers.prepare_database(str(tmp_path / "db.sqlite3"), "http://127.0.0.1:9/", env)
+    with servers.start("gunicorn-gevent", "django", env) as running:
+        parallel_gets(running.port, "/sleep/sync/", 2)  # warm: imports, URLconf
+        statuses, seconds = parallel_gets(running.port, "/sleep/sync/", 10)
+        threads = servers.proc_status(running.worker_pid())["threads"]
+    assert statuses == [200] * 10
+    # One after another would take 10 x 50 ms; overlapped, about one sleep.
+    assert seconds < 5 * server_apps.SLEEP_SECONDS, seconds
+    # No thread pool: the waits are greenlets (gevent may keep a helper thread).
+    assert threads <= 3
+
+
+def test_under_the_gevent_worker_overlapping_async_views_fail(tmp_path):
+    # Django runs an async view under WSGI with async_to_sync, which starts an
+    # event loop for the request. asyncio allows one running loop per OS
+    # thread, and the worker's greenlets share one: a second async view that
+    # starts while the first awaits gets "asyncio.run() cannot be called from
+    # a running event loop", a 500.
+    needs_server("gunicorn-gevent")
+    env = servers.server_env(str(tmp_path / "db.sqlite3"))
+    servers.prepare_database(str(tmp_path / "db.sqlite3"), "http://127.0.0.1:9/", env)
+    with servers.start("gunicorn-gevent", "django", env) as running:
+        one, _ = parallel_gets(running.port, "/sleep/async/", 1)
+        overlapping, _ = parallel_gets(running.port, "/sleep/async/", 10)
+    assert one == [200]  # alone, it works
+    assert overlapping.count(500) >= 1, overlapping
 
 
 # Event-loop lag: a probe inside the worker.
@@ -299,13 +409,15 @@ def threads_started_per_request(handler, monkeypatch) -> float:
 
 @pytest.mark.django_db
 def test_without_its_context_django_starts_no_thread_per_request(settings, monkeypatch):
-    from bench.server_probed import ASGIHandler, SharedThreadASGIHandler
+    from django.core.handlers.asgi import ASGIHandler
+
+    from snippets.performance.streams import StreamingASGIHandler
 
     settings.ROOT_URLCONF = "bench.server_urls"
     settings.ALLOWED_HOSTS = ["127.0.0.1"]
     # The request's thread-sensitive executor, and the thread that joins it.
     assert threads_started_per_request(ASGIHandler(), monkeypatch) == 2
-    assert threads_started_per_request(SharedThreadASGIHandler(), monkeypatch) == 0
+    assert threads_started_per_request(StreamingASGIHandler(), monkeypatch) == 0
 
 
 def test_starting_a_thread_waits_until_it_runs():
@@ -618,6 +730,22 @@ def test_proc_status_reads_this_process():
     status = servers.proc_status(os.getpid())
     assert status["rss_bytes"] > 1024 * 1024
     assert status["threads"] >= threading.active_count()
+
+
+@pytest.mark.parametrize("name", ["daphne", "hypercorn", "granian"])
+def test_every_asgi_server_holds_every_stream(name, tmp_path):
+    needs_server(name)
+    profile = {"sse_steps": (10, 20), "sse_step_timeout": 2.0}
+    env = servers.server_env(str(tmp_path / "db.sqlite3"))
+    cases = {case.server: case for case in servers.SSE_CASES}
+    result = servers.measure_streams(cases[name], env, profile)
+    steps = result["steps"]
+    assert [step["held"] for step in steps] == [0, 10, 20]
+    assert all(step["probe_ms"] is not None for step in steps[1:])
+    assert result["per_stream"]["at"] == 20
+    # Read from the worker that serves (not hypercorn's resource tracker):
+    # each open stream holds the thread Django started for the request.
+    assert steps[-1]["threads"] >= 20, steps
 
 
 def test_streams_open_with_a_raw_asyncio_client(tmp_path):

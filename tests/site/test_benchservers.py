@@ -231,7 +231,7 @@ def test_an_unknown_server_field_fails_the_build_and_says_which(tmp_path):
     result = build(tmp_path, page)
     assert result.returncode != 0
     assert "unknown field 'rps' for a streams case" in result.output
-    assert "held, target, rss, threads, at, probe" in result.output
+    assert "held, target, rss, threads, workerthreads, at, probe" in result.output
 
 
 def test_a_stream_case_without_per_stream_figures_fails_for_them(tmp_path):
