@@ -6,11 +6,20 @@ inventories committed under _inv/, so the build never needs the network (and the
 ``_ext.offline`` extension makes sure of it).
 """
 
+import contextlib
 import doctest
+import io
+import os
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 import django
+
+# sphinxext-opengraph prints a note on import when matplotlib is missing (it
+# draws social cards, which this site does not use): import it quietly first.
+with contextlib.redirect_stdout(io.StringIO()):
+    import sphinxext.opengraph  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
@@ -28,10 +37,15 @@ extensions = [
     "sphinx.ext.graphviz",
     "_ext.sitea11y",
     "sphinx_copybutton",
+    "sphinxext.opengraph",
+    "notfound.extension",
+    "_ext.sitemeta",
     "sphinx_design",
+    "_ext.siteweight",
     "_ext.asyncdoctest",
     "_ext.doctest_django",
     "_ext.versionlabels",
+    "_ext.asynccatalogue",
     "_ext.blockcheck",
     "_ext.sourcequote",
     "_ext.benchdata",
@@ -39,7 +53,7 @@ extensions = [
 ]
 
 root_doc = "index"
-include_patterns = ["index.md", "docs/**", "tutorial/**"]
+include_patterns = ["index.md", "404.md", "docs/**", "tutorial/**"]
 exclude_patterns = ["_build", ".venv", "**/steps/**"]
 templates_path = ["_templates"]
 html_static_path = ["_static"]
@@ -98,14 +112,46 @@ graphviz_dot_args = [
     "-Gfontname=Verdana",
 ]
 
+# Where the site is published and where its sources live. Read the Docs sets
+# both variables in its build (the canonical URL differs per version); the
+# defaults name the project's own. Pages get rel=canonical, OpenGraph tags and a
+# meta description from these, the sitemap and robots.txt their absolute URLs.
+html_baseurl = os.environ.get(
+    "READTHEDOCS_CANONICAL_URL",
+    "https://async-django-executed.readthedocs.io/en/latest/",
+)
+repository = os.environ.get(
+    "READTHEDOCS_GIT_CLONE_URL",
+    "https://github.com/async-django-executed/async-django-executed",
+).removesuffix(".git")
+
 html_theme = "furo"
 html_title = "Async Django, executed"
 html_css_files = ["site.css"]
 html_theme_options = {
-    "source_repository": "",
+    # "Edit this page" and "View this page" link to the page's Markdown source.
+    "source_repository": repository + "/",
+    "source_branch": os.environ.get("READTHEDOCS_GIT_IDENTIFIER", "main"),
+    "source_directory": "",
     "navigation_with_keys": True,
 }
 html_favicon = "_static/favicon.svg"
+ogp_site_url = html_baseurl
+ogp_site_name = project
+# Social cards would need matplotlib; the favicon stands in as the page image.
+ogp_social_cards = {"enable": False}
+ogp_image = html_baseurl + "_static/favicon.svg"
+ogp_image_alt = project
+# Twitter/X reads the og: tags; this names the card to draw from them.
+ogp_custom_meta_tags = ['<meta name="twitter:card" content="summary" />']
+# The sitemap lists each page once, under html_baseurl (which names the version).
+sitemap_url_scheme = "{link}"
+# The test sources that {test} links show (_ext/sourcequote.py) are not pages
+# for a search engine.
+sitemap_excludes = ["search.html", "genindex.html", "404.html", "_tests/*"]
+# The 404 page (404.md) is served for any missing URL, so its links are
+# absolute: under html_baseurl's path.
+notfound_urls_prefix = urlparse(html_baseurl).path
 # Styles from accessible-pygments whose every token color keeps 4.5:1 against
 # the block's background (tests/site/test_code_contrast.py measures it).
 pygments_style = "a11y-light"

@@ -8,9 +8,19 @@ lines and labels in ``currentColor``, so they take the theme's text color. Each
 light fill gets a dark twin of the same hue, which site.css applies in the dark
 theme (the diagrams' captions name their colors, so the hue must survive).
 
-Code blocks and tables scroll sideways when they are wider than the page: a
-keyboard user can only scroll a region that takes focus, so both get
-``tabindex="0"``.
+A diagram keeps its text readable on a phone: its ``min-width`` stops it from
+shrinking below the width at which its smallest label is :data:`MIN_TEXT_PX`
+pixels tall, and its box scrolls sideways instead (as benchmark plots do, see
+_ext/svgplot.py).
+
+Code blocks, tables, diagrams and plots scroll sideways when they are wider
+than the page: a keyboard user can only scroll a region that takes focus, so
+each gets ``tabindex="0"``.
+
+furo's page template has two ``<aside>`` landmarks without a name, which a
+screen reader's landmark list cannot tell apart, and puts the "view" and "edit
+this page" links outside every landmark. The template has no block around
+either, so each rendered page gets the names afterwards (:data:`LANDMARKS`).
 """
 
 import colorsys
@@ -33,6 +43,9 @@ TITLE = re.compile(r"<title>.*?</title>\n?", re.DOTALL)
 ID = re.compile(r' id="[^"]*"')
 HEX_FILL = re.compile(r'fill="(#[0-9a-fA-F]{6})"')
 TEXT_WITHOUT_FILL = re.compile(r"<text(?![^>]*\sfill=)")
+FONT_SIZE = re.compile(r'<text[^>]*\sfont-size="([\d.]+)"')
+VIEWBOX_WIDTH = re.compile(r'<svg[^>]*\sviewBox="[-\d.]+ [-\d.]+ ([\d.]+) [\d.]+"')
+MIN_TEXT_PX = 11
 # Lightness of a fill's dark twin: dark enough for the dark theme's light text
 # (tests/site/test_browser.py measures the contrast in both themes).
 DARK_LIGHTNESS = 0.2
@@ -44,6 +57,15 @@ def dark_twin(color: str) -> str:
     hue, _, saturation = colorsys.rgb_to_hls(red, green, blue)
     channels = colorsys.hls_to_rgb(hue, DARK_LIGHTNESS, saturation)
     return "#" + "".join(f"{round(c * 255):02x}" for c in channels)
+
+
+def legible_min_width(svg: str) -> float | None:
+    """The narrowest width, in CSS pixels, that keeps every label legible."""
+    sizes = [float(size) for size in FONT_SIZE.findall(svg)]
+    width = VIEWBOX_WIDTH.search(svg)
+    if not sizes or not width:
+        return None
+    return float(width[1]) * MIN_TEXT_PX / min(sizes)
 
 
 def themeable_svg(svg: str, alt: str) -> str:
@@ -60,7 +82,10 @@ def themeable_svg(svg: str, alt: str) -> str:
         lambda m: f'fill="{m[1]}" style="--dark-fill: {dark_twin(m[1])}"', svg
     )
     label = html.escape(alt, quote=True)
-    svg = svg.replace("<svg", f'<svg role="img" aria-label="{label}"', 1)
+    attributes = f'role="img" aria-label="{label}"'
+    if (min_width := legible_min_width(svg)) is not None:
+        attributes += f' style="min-width: {min_width:.0f}px"'
+    svg = svg.replace("<svg", f"<svg {attributes}", 1)
     # Which renderer drew it (the site's tests check it is graphviz-pure).
     if generator:
         svg = f"<!-- {' '.join(generator[1].split())} -->\n{svg}"
@@ -84,18 +109,53 @@ def visit_graphviz(self, node):
     alt = node.get("alt", node["code"].strip())
     classes = " ".join(["graphviz", *node.get("classes", [])])
     svg = themeable_svg(Path(outfn).read_text(encoding="utf-8"), alt)
-    self.body.append(f'<div class="{classes}">\n{svg}</div>\n')
+    self.body.append(f'<div class="{classes}" tabindex="0">\n{svg}</div>\n')
     raise nodes.SkipNode
 
 
 CODE_BLOCK = re.compile(r'(<div class="highlight"><pre)>')
 TABLE_WRAPPER = re.compile(r'(<div class="table-wrapper[^"]*"[^>]*?)>')
+PLOT_FIGURE = re.compile(r'(<div class="bench-plot-figure[^"]*"[^>]*?)>')
 
 
 def focusable_scrollers(body: str) -> str:
-    """Let the keyboard reach code blocks and tables that scroll sideways."""
+    """Let the keyboard reach code blocks, tables and plots that scroll sideways."""
     body = CODE_BLOCK.sub(r'\1 tabindex="0">', body)
+    body = PLOT_FIGURE.sub(r'\1 tabindex="0">', body)
     return TABLE_WRAPPER.sub(r'\1 tabindex="0">', body)
+
+
+# (furo's markup, the same with a name): each occurs once on a page.
+LANDMARKS = (
+    (
+        '<aside class="sidebar-drawer">',
+        '<aside class="sidebar-drawer" aria-label="Site navigation">',
+    ),
+    ('<aside class="toc-drawer', '<aside aria-label="On this page" class="toc-drawer'),
+    (
+        '<div class="content-icon-container">',
+        '<div class="content-icon-container" role="region"'
+        ' aria-label="Page source and color theme">',
+    ),
+)
+
+
+def named_landmarks(page: str) -> str:
+    for markup, named in LANDMARKS:
+        page = page.replace(markup, named, 1)
+    return page
+
+
+def name_landmarks_of_rendered_pages(app):
+    if app.builder.format != "html":
+        return
+    templates = app.builder.templates
+    render = templates.render
+
+    def render_with_named_landmarks(template, context):
+        return named_landmarks(render(template, context))
+
+    templates.render = render_with_named_landmarks
 
 
 def page_context(app, pagename, templatename, context, doctree):
@@ -107,4 +167,5 @@ def setup(app):
     app.setup_extension("sphinx.ext.graphviz")
     app.add_node(graphviz, override=True, html=(visit_graphviz, None))
     app.connect("html-page-context", page_context)
+    app.connect("builder-inited", name_landmarks_of_rendered_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

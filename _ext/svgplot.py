@@ -4,22 +4,32 @@ Two kinds: :func:`bars` (horizontal bars, one group of bars per category) and
 :func:`lines` (categories along the x axis, one line per series). Axes, ticks
 and text use ``currentColor``, so a chart takes the page's text color in light
 and dark themes; the series colors are mid-tone and also differ by pattern
-(line dashes, marker shapes), so that they stay apart without color. Every
-chart is a ``role="img"`` with a ``<title>`` holding the alt text.
+(line dashes, marker shapes, hatched bars), so that they stay apart without
+color. Every chart is a ``role="img"`` with a ``<title>`` holding the alt text.
+
+A chart keeps its text readable on a phone: its ``min-width`` stops it from
+shrinking below the width at which its smallest text is :data:`MIN_TEXT_PX`
+pixels tall (site.css lets the figure scroll sideways instead).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from html import escape
 
-# Mid-tone colors that read on white and on near-black backgrounds.
-COLORS = ("#3b82c4", "#e07b28", "#3a9a5b", "#c44e52", "#8c6bb1", "#8a8a8a")
+# Mid-tone colors, each at least 3:1 (WCAG's contrast for graphics) against
+# both themes' page backgrounds: furo's white and its dark #131416
+# (tests/site/test_benchplot.py computes it).
+COLORS = ("#3b82c4", "#c9681a", "#3a9a5b", "#c44e52", "#8c6bb1", "#8a8a8a")
+BACKGROUNDS = ("#ffffff", "#131416")
 DASHES = ("", "6 3", "2 3", "8 3 2 3")
 MARKERS = ("circle", "square", "triangle", "diamond")
 WIDTH = 680
 FONT = 13
+SMALL_FONT = FONT - 2  # tick and bar labels, the smallest text on a chart
+MIN_TEXT_PX = 11
 
 
 @dataclass
@@ -68,15 +78,46 @@ def _text(x, y, text, anchor="start", size=FONT, extra="") -> str:
     )
 
 
-def _svg(chart: Chart, height: float, body: list[str]) -> str:
+def min_width() -> float:
+    """The narrowest a chart may be drawn with its smallest text still legible."""
+    return WIDTH * MIN_TEXT_PX / SMALL_FONT
+
+
+def _svg(chart: Chart, height: float, body: list[str], defs: str = "") -> str:
     alt = escape(chart.alt, quote=True)
+    # One element a line: Sphinx's search indexes a raw HTML block with its
+    # tags stripped, and adjacent labels would otherwise merge into one word.
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="bench-plot" role="img"'
         f' viewBox="0 0 {WIDTH} {height:.0f}" width="{WIDTH}" height="{height:.0f}"'
-        f' aria-label="{alt}" style="max-width: 100%; height: auto"'
-        f' font-family="inherit">'
-        f"<title>{escape(chart.alt)}</title>" + "".join(body) + "</svg>"
+        f' aria-label="{alt}"'
+        f' style="max-width: 100%; min-width: {min_width():.0f}px; height: auto"'
+        f' font-family="inherit">\n'
+        f"<title>{escape(chart.alt)}</title>\n{defs}" + "\n".join(body) + "\n</svg>"
     )
+
+
+def _hatch_id(chart: Chart, series: Series) -> str:
+    """An id for a series' hatch pattern, unique to this chart on its page."""
+    digest = hashlib.sha1(f"{chart.title}|{chart.alt}".encode()).hexdigest()[:8]
+    return f"hatch-{digest}-{series.color % len(COLORS)}"
+
+
+def _hatch_defs(chart: Chart) -> str:
+    """Hatch patterns for the bar series drawn with one (see _fill)."""
+    patterns = []
+    for series in chart.series:
+        if not series.dash % 2:
+            continue
+        color = COLORS[series.color % len(COLORS)]
+        patterns.append(
+            f'<pattern id="{_hatch_id(chart, series)}" width="6" height="6"'
+            ' patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+            f'<rect width="6" height="6" fill="{color}"/>'
+            '<line x1="0" y1="0" x2="0" y2="6" stroke="currentColor"'
+            ' stroke-width="2"/></pattern>'
+        )
+    return f"<defs>{''.join(patterns)}</defs>\n" if patterns else ""
 
 
 def _legend(chart: Chart, y: float, kind: str) -> tuple[list[str], float]:
@@ -86,11 +127,10 @@ def _legend(chart: Chart, y: float, kind: str) -> tuple[list[str], float]:
         width = 34 + 7.2 * len(series.name) + 18
         if x + width > WIDTH - 10 and x > left:
             x, y = left, y + 20
-        color = COLORS[series.color % len(COLORS)]
         if kind == "bars":
             parts.append(
                 f'<rect x="{x:.1f}" y="{y - 10:.1f}" width="24" height="12"'
-                f' fill="{color}"{_pattern_attr(series)}/>'
+                f' fill="{_fill(chart, series)}"/>'
             )
         else:
             parts.append(_line_sample(x, y - 4, series))
@@ -99,8 +139,12 @@ def _legend(chart: Chart, y: float, kind: str) -> tuple[list[str], float]:
     return parts, y + 22
 
 
-def _pattern_attr(series: Series) -> str:
-    return ' fill-opacity="0.55"' if series.dash % 2 else ""
+def _fill(chart: Chart, series: Series) -> str:
+    """A bar's fill: the series color, hatched with the text color for every
+    other series, so that neighboring bars differ without color too."""
+    if series.dash % 2:
+        return f"url(#{_hatch_id(chart, series)})"
+    return COLORS[series.color % len(COLORS)]
 
 
 def _line_sample(x: float, y: float, series: Series) -> str:
@@ -154,7 +198,7 @@ def bars(chart: Chart) -> str:
             f'<line x1="{x:.1f}" y1="{top:.1f}" x2="{x:.1f}" y2="{bottom:.1f}"'
             ' stroke="currentColor" stroke-opacity="0.15"/>'
         )
-        body.append(_text(x, bottom + 16, tick_text(tick), "middle", FONT - 2))
+        body.append(_text(x, bottom + 16, tick_text(tick), "middle", SMALL_FONT))
     body.append(
         f'<line x1="{left:.1f}" y1="{top:.1f}" x2="{left:.1f}" y2="{bottom:.1f}"'
         ' stroke="currentColor"/>'
@@ -168,10 +212,9 @@ def bars(chart: Chart) -> str:
             if value is None:
                 continue
             y = y0 + number * bar
-            color = COLORS[series.color % len(COLORS)]
             body.append(
                 f'<rect x="{left:.1f}" y="{y:.1f}" width="{value * scale:.1f}"'
-                f' height="{bar - 2}" fill="{color}"{_pattern_attr(series)}>'
+                f' height="{bar - 2}" fill="{_fill(chart, series)}">'
                 f"<title>{escape(series.name)}: {escape(_label(series, index))}"
                 "</title></rect>"
             )
@@ -180,11 +223,11 @@ def bars(chart: Chart) -> str:
                     left + value * scale + 4,
                     y + bar - 4,
                     _label(series, index),
-                    size=FONT - 2,
+                    size=SMALL_FONT,
                 )
             )
     body.append(_text((left + right) / 2, bottom + 36, chart.x_label, "middle"))
-    return _svg(chart, bottom + 48, body)
+    return _svg(chart, bottom + 48, body, _hatch_defs(chart))
 
 
 def _label(series: Series, index: int) -> str:
@@ -211,7 +254,7 @@ def lines(chart: Chart) -> str:
             f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{right:.1f}" y2="{y:.1f}"'
             ' stroke="currentColor" stroke-opacity="0.15"/>'
         )
-        body.append(_text(left - 6, y + 4, tick_text(tick), "end", FONT - 2))
+        body.append(_text(left - 6, y + 4, tick_text(tick), "end", SMALL_FONT))
     body.append(
         f'<path d="M{left:.1f},{top:.1f} V{bottom:.1f} H{right:.1f}"'
         ' fill="none" stroke="currentColor"/>'

@@ -105,3 +105,13 @@ def test_help_names_every_variable_run_takes():
     (line,) = [line for line in make("help").stdout.splitlines() if "  run " in line]
     for name in variables:
         assert f"({name}=...)" in line
+
+
+def test_html_keeps_sphinxs_doctrees_out_of_the_published_site():
+    result = make("-n", "html")
+    assert result.returncode == 0, result.stderr
+    command = next(
+        line for line in result.stdout.splitlines() if "sphinx-build" in line
+    )
+    assert "-d _build/doctrees " in command
+    assert command.endswith(" . _build/html")

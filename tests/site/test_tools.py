@@ -36,6 +36,7 @@ def bare_machine(pytester, monkeypatch):
     for variable in ("CI", "CHROMIUM", "BENCH_WRK", "DATABASE_URL", "REDIS_URL"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.delenv("REQUIRE_SERVICES", raising=False)
+    monkeypatch.delenv("SKIPPED_FOR_TOOLS", raising=False)
     pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text())
     pytester.makepyfile(NEEDS_EVERYTHING)
     return pytester
@@ -55,6 +56,16 @@ def test_missing_tools_skip_and_the_run_ends_with_how_to_enable_them(bare_machin
     assert last.startswith("Skipped for missing tools: chromium (1 tests; enable: ")
     for name in ("chromium", "wrk", "postgres", "redis"):
         assert f"{name} (1 tests; enable: {tools.TOOLS[name].enable})" in last
+
+
+def test_the_skipped_tests_are_listed_for_a_run_that_has_the_tools(
+    bare_machine, monkeypatch, tmp_path
+):
+    listing = tmp_path / "skipped.txt"
+    monkeypatch.setenv("SKIPPED_FOR_TOOLS", str(listing))
+    run(bare_machine).assert_outcomes(passed=1, skipped=4)
+    names = [line.rpartition("::")[2] for line in listing.read_text().splitlines()]
+    assert sorted(names) == ["test_browser", "test_cache", "test_database", "test_load"]
 
 
 @pytest.mark.parametrize("ci", ["true", "1"])

@@ -35,6 +35,35 @@ def manage(env: dict[str, str], *args: str) -> None:
     )
 
 
+def board_database(
+    data_dir: str, username: str, password: str, service_url: str, **extra: str
+) -> dict[str, str]:
+    """Migrate a fresh SQLite board in ``data_dir`` with one admin and one service.
+
+    Returns the environment a server needs to serve that board with the test
+    settings (fast password hashing), plus ``extra``.
+    """
+    env = {
+        "STATUSBOARD_DATA_DIR": data_dir,
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
+        "DJANGO_SETTINGS_MODULE": "sampleproject.settings.test",
+        "DJANGO_SUPERUSER_USERNAME": username,
+        "DJANGO_SUPERUSER_PASSWORD": password,
+        "DJANGO_SUPERUSER_EMAIL": "admin@example.com",
+        **extra,
+    }
+    manage(env, "migrate", "--noinput")
+    manage(env, "createsuperuser", "--noinput")
+    service = (
+        "from sampleproject.board.models import Service; "
+        "Service.objects.create(name='Payments', slug='payments', "
+        f"url={service_url!r}, timeout=2)"
+    )
+    manage(env, "shell", "-c", service)
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -54,6 +54,19 @@ TOOLS = {
             enable="apt-get install wrk",
         ),
         Tool(
+            "lighthouse",
+            executable="lighthouse",
+            override="LIGHTHOUSE",
+            enable="npm ci in a copy of tools/lighthouse/, then "
+            "LIGHTHOUSE=that/node_modules/.bin/lighthouse",
+        ),
+        Tool(
+            "nginx",
+            executable="nginx",
+            override="NGINX",
+            enable="apt-get install nginx-light (as root, or with /usr/sbin on PATH)",
+        ),
+        Tool(
             "postgres",
             variable="DATABASE_URL",
             enable="DATABASE_URL=postgres://USER@HOST:5432/statusboard make test",
