@@ -43,14 +43,15 @@ $(DOC8_VENV)/.installed: requirements-doc8.txt
 	$(DOC8_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-doc8.txt
 	touch $@
 
+# Doctrees (Sphinx's cache, megabytes) go beside the site, not into it.
 html: $(STAMP)  ## Build the site into _build/html (warnings are errors, every reference must resolve)
-	$(BIN)/sphinx-build -b html $(SPHINXOPTS) . $(BUILD)/html
+	$(BIN)/sphinx-build -b html $(SPHINXOPTS) -d $(BUILD)/doctrees . $(BUILD)/html
 
 serve: $(STAMP)  ## Build and serve the site on http://127.0.0.1:8000 (PORT=...), rebuilding on save
 	$(BIN)/sphinx-autobuild --host 127.0.0.1 --port $(PORT) \
 	  --watch _ext --watch snippets --watch sampleproject \
 	  --re-ignore '/var/|\.sqlite3|/\.coverage|/__pycache__/' \
-	  -b html -n . $(BUILD)/serve
+	  -b html -n -d $(BUILD)/serve-doctrees . $(BUILD)/serve
 
 doctest: $(STAMP)  ## Run every doctest on every page against the sample project
 	$(BIN)/sphinx-build -b doctest $(SPHINXOPTS) . $(BUILD)/doctest-$(PY_VERSION)
@@ -73,7 +74,7 @@ test: $(STAMP) $(DOC8_VENV)/.installed  ## Run every check: lint, html (fresh), 
 run: $(STAMP)  ## Run the sample project on http://127.0.0.1:8000 (PORT=...) with the fake upstream on 8001 (UPSTREAM_PORT=...) and the checker
 	$(BIN)/python -m sampleproject.devserver --port $(PORT) --upstream-port $(UPSTREAM_PORT)
 
-bench: $(STAMP)  ## Measure paths, middleware, bridges, Django/asgiref versions, real servers, guides (about 11 min, quiet machine)
+bench: $(STAMP)  ## Measure paths, middleware, bridges, Django/asgiref versions, real servers, guides, recipes (about 17 min, quiet machine)
 	$(BIN)/python -m bench run
 
 bench-quick: $(STAMP)  ## Smoke-run the benchmarks (under 1 min) into _build/bench/quick.json

@@ -218,6 +218,12 @@ SUITES = {
         Suite("servers", "Through real servers", "bench.servers:run"),
         Suite("guide-data", "ORM and templates guides", "bench.guide_data:run"),
         Suite("guide-calls", "Sync calls and the cache", "bench.guide_calls:run"),
+        Suite("streams", "Holding event streams", "bench.stream_recipe:run"),
+        Suite("guide-migrating", "The migration guide", "bench.guide_migrating:run"),
+        Suite("guide-apis", "REST API stacks", "bench.guide_apis:run"),
+        Suite("decide", "The decision guide", "bench.decide:run"),
+        Suite("attribution", "Where a request's time goes", "bench.attribution:run"),
+        Suite("fanout", "The phases of one check-all", "bench.fanout:run"),
     )
 }
 

@@ -5,7 +5,9 @@ and ``needs_service("redis")`` skip a test when ``DATABASE_URL`` or ``REDIS_URL`
 is not set; tests that need wrk or Chromium call ``tests.support.tools.need``.
 With ``CI`` set, or a service named in ``REQUIRE_SERVICES``, a missing tool fails
 the test instead (see tests/support/tools.py), so CI cannot pass with those tests
-silently skipped. The run ends with one line naming what was skipped and why.
+silently skipped. The run ends with one line naming what was skipped and why;
+with ``SKIPPED_FOR_TOOLS`` naming a file, the ids of those tests are added to
+it, one per line, for ``pytest @file`` to run them where the tools are.
 """
 
 import contextlib
@@ -70,11 +72,17 @@ def pytest_unconfigure(config):
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
         return
-    reasons = [
-        report.longrepr[2].removeprefix("Skipped: ")
+    skipped = [
+        (report.nodeid, report.longrepr[2].removeprefix("Skipped: "))
         for report in reporter.stats.get("skipped", [])
         if isinstance(report.longrepr, tuple)
     ]
-    line = tools.summary_line(reasons)
+    line = tools.summary_line([reason for _, reason in skipped])
     if line:
         reporter.write_line(line, yellow=True, bold=True)
+    # CI's run 2 reruns exactly these, with the tools (pytest @file).
+    if listing := os.environ.get("SKIPPED_FOR_TOOLS"):
+        with open(listing, "a") as out:
+            for nodeid, reason in skipped:
+                if reason.startswith(tools.SKIP_PREFIX):
+                    out.write(f"{nodeid}\n")

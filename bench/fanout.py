@@ -1,0 +1,202 @@
+"""Where one check-all's time goes: its phases, timed in one process.
+
+A suite (see :mod:`bench.cases`), registered as ``fanout``. It starts the fake
+upstream, adds :data:`SERVICES` services that each answer after
+:data:`DELAY_SECONDS`, and then, in a worker process (``python -m
+bench.fanout``), times each phase of ``check_all_view`` in turn, interleaved,
+so that a busy machine slows every case alike. One group, ``fanout``:
+
+- ``raw-floor``: the same GETs from a minimal asyncio client (a fresh
+  connection each, no HTTP library): the floor on this machine.
+- ``check-all``: :func:`~sampleproject.board.checker.check_all` with the
+  project's client (baseline ``raw-floor``).
+- ``check-all-keepalive``: the same with a client that keeps half its
+  connections alive between runs, as the project did before (baseline
+  ``check-all``).
+- ``fetch-services``, ``record`` and ``broadcast`` (``forget_tiles`` and the
+  ``checks_recorded`` signal): the view's other phases, each value the mean of
+  :data:`SHORT_CALLS` calls.
+
+Each run records the thread hops of one ``record()`` (``record_hops``). The
+group records ``services`` and ``delay_ms``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import urllib.parse
+
+GROUP = "fanout"
+SERVICES = 50
+DELAY_SECONDS = 0.2
+# The short phases take a few milliseconds: each of their values is the mean of
+# this many calls, so that one scheduling hiccup does not make the value.
+SHORT_CALLS = 5
+CASES = {
+    "raw-floor": ("minimal asyncio client, the same GETs", None),
+    "check-all": ("check_all(), the project's client", "raw-floor"),
+    "check-all-keepalive": ("check_all(), connections kept alive", "check-all"),
+    "fetch-services": ("fetch the enabled services", None),
+    "record": ("record() the outcomes", None),
+    "broadcast": ("forget_tiles() and the checks_recorded signal", None),
+}
+
+# Every group/case this suite can record, for _ext/benchdata.py.
+KNOWN_CASES = {f"{GROUP}/{name}" for name in CASES}
+KNOWN_GROUPS = {GROUP}
+
+
+# The harness side.
+
+
+def run(settings: dict, progress) -> dict:
+    from bench.cli import Workers
+    from bench.servers import fake_upstream, prepare_database, server_env
+
+    processes, values = settings["processes"], settings["values"]
+    progress.add(processes)
+    runs: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as directory:
+        db = os.path.join(directory, "db.sqlite3")
+        env = server_env(db)
+        with fake_upstream(env) as upstream:
+            prepare_database(db, upstream, env)
+            workers = Workers(env)
+            command = [sys.executable, "-m", "bench.fanout", "--values", str(values)]
+            try:
+                for process in range(processes):
+                    out = workers.run([], "fanout", command=command)
+                    runs.append({"process": process, **json.loads(out)})
+                    progress.step(f"fanout: process {process + 1}/{processes}")
+            finally:
+                workers.stop()
+    return {GROUP: group(runs)}
+
+
+def group(records: list[dict]) -> dict:
+    cases = {}
+    for name, (label, baseline) in CASES.items():
+        runs = [
+            {"process": record["process"], "values_us": record["cases"][name]}
+            for record in records
+        ]
+        cases[name] = {"label": label, "params": {}, "unit": "us", "runs": runs}
+        if baseline:
+            cases[name]["baseline"] = baseline
+    return {
+        "title": "The phases of one check-all",
+        "services": SERVICES,
+        "delay_ms": round(DELAY_SECONDS * 1000),
+        "record_hops": records[0]["record_hops"],
+        "cases": cases,
+    }
+
+
+# The worker side.
+
+
+async def raw_floor(url: str, count: int) -> None:
+    """``count`` GETs at once, each on a new connection, read to the end."""
+    parts = urllib.parse.urlsplit(url)
+    request = (
+        f"GET {parts.path}?{parts.query} HTTP/1.1\r\n"
+        f"Host: {parts.netloc}\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        writer.write(request)
+        await reader.read()
+        writer.close()
+        await writer.wait_closed()
+
+    await asyncio.gather(*(one() for _ in range(count)))
+
+
+async def measure(values: int) -> dict:
+    import httpx
+    from django.conf import settings
+
+    from sampleproject.board.checker import check_all
+    from sampleproject.board.httpclient import make_async_client, ssl_context
+    from sampleproject.board.models import Service
+    from sampleproject.board.recording import record
+    from sampleproject.board.signals import checks_recorded
+    from sampleproject.board.state import forget_tiles
+    from sampleproject.board.urlsafety import GuardedTransport
+    from snippets.internals.hops import count_hops
+
+    maximum = settings.BOARD_MAX_CONNECTIONS
+    kept = httpx.Limits(max_connections=maximum, max_keepalive_connections=maximum // 2)
+    clients = {
+        "check-all": make_async_client(),
+        "check-all-keepalive": make_async_client(
+            GuardedTransport(limits=kept, verify=ssl_context())
+        ),
+    }
+    out: dict[str, list[float]] = {name: [] for name in CASES}
+    hops: dict = {}
+
+    def timed(name: str, started: float, calls: int = 1) -> None:
+        out[name].append((time.perf_counter() - started) / calls * 1e6)
+
+    try:
+        for _ in range(values + 1):  # the first round warms
+            started = time.perf_counter()
+            for _ in range(SHORT_CALLS):
+                services = [s async for s in Service.objects.filter(enabled=True)]
+            timed("fetch-services", started, SHORT_CALLS)
+            started = time.perf_counter()
+            await raw_floor(services[0].url, len(services))
+            timed("raw-floor", started)
+            for name, client in clients.items():
+                started = time.perf_counter()
+                outcomes = await check_all(services, 30, client)
+                timed(name, started)
+                if not all(outcome.ok for outcome in outcomes):
+                    raise RuntimeError(f"{name}: a check failed")
+            with count_hops() as counted:
+                changes = await record(outcomes)
+            hops = dict(counted)
+            started = time.perf_counter()
+            for _ in range(SHORT_CALLS):
+                await record(outcomes)
+            timed("record", started, SHORT_CALLS)
+            started = time.perf_counter()
+            for _ in range(SHORT_CALLS):
+                await forget_tiles()
+                await checks_recorded.asend(
+                    sender=Service, outcomes=outcomes, changes=changes
+                )
+            timed("broadcast", started, SHORT_CALLS)
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    return {
+        "cases": {name: found[1:] for name, found in out.items()},
+        "record_hops": hops,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.fanout")
+    parser.add_argument("--values", type=int, default=5)
+    args = parser.parse_args(argv)
+    if args.values < 1:
+        parser.error("--values must be at least 1")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.server_settings")
+    import django
+
+    django.setup()
+    print(json.dumps(asyncio.run(measure(args.values))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
