@@ -6,8 +6,8 @@ is not set; tests that need wrk or Chromium call ``tests.support.tools.need``.
 With ``CI`` set, or a service named in ``REQUIRE_SERVICES``, a missing tool fails
 the test instead (see tests/support/tools.py), so CI cannot pass with those tests
 silently skipped. The run ends with one line naming what was skipped and why;
-with ``SKIPPED_FOR_TOOLS`` naming a file, the ids of those tests are added to
-it, one per line, for ``pytest @file`` to run them where the tools are.
+with ``SKIPPED_FOR_TOOLS`` naming a file, each of those tests is added to it as
+a line ``<tool> <test id>``, for CI to run them where the tools are.
 """
 
 import contextlib
@@ -80,9 +80,10 @@ def pytest_unconfigure(config):
     line = tools.summary_line([reason for _, reason in skipped])
     if line:
         reporter.write_line(line, yellow=True, bold=True)
-    # CI's run 2 reruns exactly these, with the tools (pytest @file).
+    # CI's run 2 reruns exactly these, with the tools: "<tool> <test id>" lines.
     if listing := os.environ.get("SKIPPED_FOR_TOOLS"):
         with open(listing, "a") as out:
             for nodeid, reason in skipped:
                 if reason.startswith(tools.SKIP_PREFIX):
-                    out.write(f"{nodeid}\n")
+                    tool = reason.removeprefix(tools.SKIP_PREFIX).partition(":")[0]
+                    out.write(f"{tool} {nodeid}\n")

@@ -20,6 +20,7 @@ PAGE_KINDS = {
     "tutorial": "tutorial/03-concurrency.html",
     "internals": "docs/internals/bridges.html",
     "performance": "docs/performance/results.html",
+    "reference": "docs/reference/async-api.html",
 }
 
 

@@ -89,8 +89,19 @@ def required(name: str) -> bool:
     return in_ci() or name in named
 
 
+def elsewhere() -> set[str]:
+    """The tools whose tests another CI run covers (``TOOLS_ELSEWHERE=a,b``)."""
+    return {name for name in os.environ.get("TOOLS_ELSEWHERE", "").split(",") if name}
+
+
 def need(name: str) -> str:
-    """The tool's path or setting; skip the test without it (fail in CI)."""
+    """The tool's path or setting; skip the test without it (fail in CI).
+
+    A tool named in ``TOOLS_ELSEWHERE`` skips its tests even in CI: CI names the
+    tools that one of its other runs covers, so no run repeats another's work.
+    """
+    if name in elsewhere():
+        pytest.skip(f"{name}: another CI run covers it (TOOLS_ELSEWHERE)")
     tool = TOOLS[name]
     found = tool.find()
     if found:
