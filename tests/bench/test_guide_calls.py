@@ -55,7 +55,10 @@ def test_a_quick_run_without_redis_records_the_other_backends_and_says_why(
     assert executor["suite"] == cache["suite"] == "guide-calls"
     assert set(executor["cases"]) == {"one-call", "at-capacity", "one-over"}
     assert executor["max_workers"] >= 5
-    assert executor["cases"]["one-over"]["ratio"]["value"] >= 1.9
+    # One call over capacity waits a second round of sleeps: about 2x. A busy
+    # machine slows the round at capacity too, so the bound leaves room (CI
+    # measured 1.83 beside another test run); no queueing would give about 1.
+    assert executor["cases"]["one-over"]["ratio"]["value"] >= 1.5
     assert set(cache["cases"]) == {
         f"{backend}-{call}"
         for backend in ("locmem", "db", "file")
