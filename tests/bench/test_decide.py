@@ -8,25 +8,10 @@ from django.test import RequestFactory
 
 from bench import decide, server_views, servers, stats
 from bench.cases import SUITES
+from tests.bench.test_servers import Progress
 from tests.support import tools
 
 COMPUTE_MS = 300
-
-
-class Progress:
-    """Stands in for bench.cli.Progress and remembers what it was told."""
-
-    def __init__(self):
-        self.lines: list[str] = []
-        self.total = 0
-
-    def add(self, steps):
-        self.total += steps
-
-    def show(self, text):
-        self.lines.append(text)
-
-    step = note = show
 
 
 FULL = {"mode": "full", "explicit": [], "options": {}}
