@@ -7,6 +7,7 @@ external running. The upstream listens on port 8001, or on the port the
 """
 
 import os
+import re
 from datetime import timedelta
 
 from sampleproject.board.models import Service
@@ -40,18 +41,36 @@ def demo_service(name: str, slug: str, interval: int, upstream: str) -> Service:
     )
 
 
+def seeded_elsewhere(service: Service) -> bool:
+    """Whether a row still holds a demo URL, of a fake upstream on another port.
+
+    ``make run UPSTREAM_PORT=...`` after an earlier ``make run`` must move the
+    demo rows too, or the board shows them all down; a URL someone changed
+    is theirs and stays.
+    """
+    pattern = rf"http://127\.0\.0\.1:\d{{1,5}}/svc/{re.escape(service.slug)}"
+    return re.fullmatch(pattern, service.url) is not None
+
+
 def seed(upstream: str | None = None) -> list[Service]:
-    """Create the demo services that do not exist yet; return all of them."""
+    """Create the demo services that do not exist yet; return all of them.
+
+    Existing rows are left as they are, except that a demo URL follows the
+    fake upstream to its current port.
+    """
     upstream = upstream or demo_upstream()
     services = []
     for name, slug, interval in DEMO_SERVICES:
         wanted = demo_service(name, slug, interval, upstream)
-        service, _ = Service.objects.get_or_create(
+        service, created = Service.objects.get_or_create(
             slug=slug,
             defaults={
                 field: getattr(wanted, field)
                 for field in ("name", "url", "interval", "timeout")
             },
         )
+        if not created and service.url != wanted.url and seeded_elsewhere(service):
+            service.url = wanted.url
+            service.save(update_fields=["url"])
         services.append(service)
     return services

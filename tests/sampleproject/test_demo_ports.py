@@ -22,6 +22,20 @@ def test_seeded_rows_follow_the_variable(monkeypatch, capsys):
     assert "4 demo services ready." in capsys.readouterr().out
 
 
+@pytest.mark.django_db
+def test_a_second_run_on_another_port_moves_the_demo_rows(monkeypatch):
+    monkeypatch.setenv("UPSTREAM_PORT", "9101")
+    call_command("seed_demo")
+    Service.objects.filter(slug="login").update(url="https://login.example/health")
+    monkeypatch.setenv("UPSTREAM_PORT", "9201")
+    call_command("seed_demo")
+    urls = dict(Service.objects.values_list("slug", "url"))
+    assert urls["search"] == "http://127.0.0.1:9201/svc/search"
+    assert urls["payments"] == "http://127.0.0.1:9201/svc/payments"
+    # A URL someone changed is not a demo URL any more: it stays.
+    assert urls["login"] == "https://login.example/health"
+
+
 # The last: "80" in fullwidth digits, which str.isdigit() accepts.
 @pytest.mark.parametrize("bad", ["soon", "0", "70000", "-1", "\uff18\uff10"])
 @pytest.mark.django_db

@@ -8,7 +8,10 @@ from sampleproject.board.demo import demo_upstream, seed
 
 
 class Command(BaseCommand):
-    help = "Create the demo services (existing ones are left as they are)."
+    help = (
+        "Create the demo services. Existing ones are left as they are, but a demo"
+        " URL moves to the fake upstream's current port."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
