@@ -161,3 +161,43 @@ def test_tiles_update_live_without_reload(board, browser, upstream):
     # for it is the only console error tolerated.
     assert [error for error in errors if not error.endswith("/favicon.ico)")] == []
     page.close()
+
+
+def add_service(client: httpx.Client, name: str, slug: str, url: str) -> None:
+    form = client.get("/services/add/")
+    assert form.status_code == 200
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert token, "no CSRF token on the service form"
+    data = {"name": name, "slug": slug, "url": url, "expected_status": 200}
+    data |= {"timeout": 2, "interval_seconds": 60}
+    data["csrfmiddlewaretoken"] = token.group(1)
+    response = client.post("/services/add/", data=data)
+    assert response.status_code == 302, response.text
+
+
+def test_a_service_added_elsewhere_appears_on_an_open_board(board, browser, upstream):
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.goto(f"{board}/")
+    expect(page.locator("#stream-state")).to_have_text(
+        "Live", timeout=UPDATE_TIMEOUT_MS
+    )
+    expect(page.locator(".tile")).to_have_count(1)
+
+    with httpx.Client(base_url=board, timeout=10) as client:
+        log_in(client)
+        add_service(client, "Search", "search", upstream.service_url("search"))
+        # Its first check is the first the open page hears of it.
+        assert check_all(client)["checked"] == 2
+
+    tile = page.locator("#tile-search")
+    expect(tile, "the new service never showed up").to_have_class(
+        has_class("up"), timeout=UPDATE_TIMEOUT_MS
+    )
+    expect(tile.locator(".name")).to_have_text("Search")
+    expect(page.locator(".tile")).to_have_count(2)
+    expect(page.locator("#stream-state")).to_have_text(
+        "Live", timeout=UPDATE_TIMEOUT_MS
+    )
+    page.close()

@@ -12,9 +12,22 @@
     return tile.error_label + (tile.status_code ? " (HTTP " + tile.status_code + ")" : "");
   }
 
+  // A service added after this page was rendered has no tile: render the page
+  // again, which lists it. Not more than once in 10 seconds, in case the page
+  // comes back from a cache without it.
+  function reloadForNewService() {
+    const last = Number(sessionStorage.getItem("board-reloaded-at") || 0);
+    if (Date.now() - last < 10000) return;
+    sessionStorage.setItem("board-reloaded-at", String(Date.now()));
+    window.location.reload();
+  }
+
   function update(tile) {
     const element = document.getElementById("tile-" + tile.slug);
-    if (!element) return;
+    if (!element) {
+      reloadForNewService();
+      return;
+    }
     element.classList.remove("up", "down", "unknown");
     element.classList.add(tile.state);
     element.dataset.state = tile.state;
