@@ -31,13 +31,16 @@ renders one figure:
   ``executor_threads``, ``other_threads`` or ``tasks``;
 - ``unit/<hop|task|async-to-sync|executor-thread|join-thread>``: one of each;
 - ``causal/<removal>/<predicted|measured|ratio|agrees>`` and
-  ``causal/tolerance``.
+  ``causal/tolerance``;
+- ``lowest-explained`` and ``highest-explained``: the smallest and largest
+  share of a path's total that its parts explain, with that path's name.
 
 Any of these after ``cpu/`` is the same figure in CPU time (the CPU time of
 all the worker's threads), as in ``cpu/asgi-async-none/explained``.
 
 Everything renders "not in this run" when the committed results predate the
-suite, as :mod:`_ext.benchdata`'s role does.
+suite, as :mod:`_ext.benchdata`'s role does; so does a part the run's suite
+did not have yet (the chart and the table leave it out).
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ STYLES = {
     "tasks": (2, 1),
     "hops": (0, 0),
     "async-to-sync": (0, 1),
+    "switches": (1, 0),
     "executor-thread": (3, 0),
     "join-thread": (3, 1),
 }
@@ -72,12 +76,18 @@ COUNT_KEYS = (
     "other_threads",
     "tasks",
 )
-# The parts that are threads: starting them, and handing work to them.
-THREAD_PARTS = ("hops", "async-to-sync", "executor-thread", "join-thread")
+# The parts that are threads: starting them, handing work to them, and what
+# the handoffs cost the code around them.
+THREAD_PARTS = ("hops", "async-to-sync", "switches", "executor-thread", "join-thread")
 CAUSAL_FIELDS = ("predicted", "measured", "ratio", "agrees")
 UNIT_KEYS = ("hop", "task", "async-to-sync", "executor-thread", "join-thread")
+EXTREMES = {"lowest-explained": min, "highest-explained": max}
 TITLE = "Where each path's time per request goes"
 X_LABEL = "time per request (µs)"
+
+
+class NotInRun(Exception):
+    """A figure of a part that the committed run predates."""
 
 
 def missing(data: benchdata.Data) -> bool:
@@ -106,6 +116,10 @@ def figure(data: benchdata.Data, text: str) -> str:
         parts, suffix = parts[1:], "_cpu"
     if parts == ["causal", "tolerance"]:
         return f"±{percent(group['tolerance'])}"
+    if parts[0] in EXTREMES and len(parts) == 1:
+        paths = group[f"breakdown{suffix}"]
+        name = EXTREMES[parts[0]](paths, key=lambda name: paths[name]["explained"])
+        return f"{percent(paths[name]['explained'])} ({short_label(name)})"
     if parts[0] == "unit" and len(parts) == 2 and parts[1] in UNIT_KEYS:
         return benchdata.format_us(group[f"units{suffix}"][parts[1]])
     if parts[0] == "causal" and len(parts) == 3:
@@ -139,12 +153,14 @@ def figure(data: benchdata.Data, text: str) -> str:
         if field == UNATTRIBUTED:
             return benchdata.format_us(path["unattributed_us"])
         if field in ("threads", "threads-share"):
-            spent = sum(path["parts"][part] for part in THREAD_PARTS)
+            spent = sum(path["parts"].get(part, 0.0) for part in THREAD_PARTS)
             if field == "threads":
                 return benchdata.format_us(spent)
             return percent(spent / path["total_us"])
         if field in path["parts"]:
             return benchdata.format_us(path["parts"][field])
+        if field in attribution.PARTS:
+            raise NotInRun(field)
     fields = ["total", "explained", UNATTRIBUTED, "threads", "threads-share"]
     fields += attribution.PARTS
     raise LookupError(
@@ -163,6 +179,8 @@ class AttributionRole(SphinxRole):
                 if missing(data)
                 else [nodes.Text(figure(data, self.text))]
             )
+        except NotInRun:
+            content = benchdata.not_measured_nodes()
         except LookupError as exc:
             message = self.inliner.reporter.error(
                 f"{{attribution}}`{self.text}`: {exc.args[0]}", line=self.lineno
@@ -190,7 +208,9 @@ class AttributionRole(SphinxRole):
 
 def segments(path: dict) -> list[tuple[str, float]]:
     """``(part, microseconds)`` left to right, the unexplained rest last."""
-    found = [(name, max(path["parts"][name], 0.0)) for name in attribution.PARTS]
+    found = [
+        (name, max(path["parts"].get(name, 0.0), 0.0)) for name in attribution.PARTS
+    ]
     found.append((UNATTRIBUTED, max(path["unattributed_us"], 0.0)))
     return found
 
@@ -332,7 +352,9 @@ class AttributionTable(SphinxDirective):
         header = ["part", *(short_label(name) for name in names)]
         lines = [("total", lambda path: benchdata.format_us(path["total_us"]))]
         for part, label in attribution.PARTS.items():
-            lines.append((label, lambda path, part=part: us(path["parts"][part])))
+            lines.append(
+                (label, lambda path, part=part: us(path["parts"].get(part, 0.0)))
+            )
         lines.append((UNATTRIBUTED, lambda path: us(path["unattributed_us"])))
         lines.append(("explained", lambda path: percent(path["explained"])))
         rows = [

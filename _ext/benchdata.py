@@ -42,7 +42,8 @@ tooltip that says to rerun ``make bench``, so that a new case can land before
 the next full run. A name the harness does not know, or a case missing from a
 run of some cases, is still an error.
 
-A figure whose coefficient of variation is above the run's threshold (5%), or
+A figure whose coefficient of variation is above the run's threshold
+(``settings/cv_threshold``), or
 a ratio or difference computed from one, carries a visible dagger whose
 tooltip says why; a table that has any says so under it. Outside the page
 named by ``benchdata_page``, the role's figure links to the label named by
@@ -293,11 +294,11 @@ class Data:
         if isinstance(value, dict | list) or value is None:
             raise LookupError(f"{'/'.join(path)!r} is not a single value")
         if isinstance(value, float):
-            return (
-                format_field("factor", value)
-                if path[-1] == "factor"
-                else f"{value:.2f}"
-            )
+            if path[-1] == "factor":
+                return format_field("factor", value)
+            if path[-1] == "cv_threshold":  # settings/cv_threshold: a percentage
+                return f"{value:.0%}"
+            return f"{value:.2f}"
         return str(value)
 
 

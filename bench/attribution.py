@@ -9,10 +9,11 @@ each request does: hops, threads, tasks. This module turns that into one
 group, ``attribution``:
 
 ``cases``
-    ``<path>`` (the measured total), ``core-<path>``, ``part-<micro>`` (one
-    part on its own: ``part-hop``, ``part-new-context``, ...) and the two
-    removals of the causal check, each with its runs; a path's runs carry the
-    counts of its requests.
+    ``<path>`` (the measured total), ``core-<path>``, ``switched-<path>``
+    (the core with a real no-op crossing beside each bridge, for the paths
+    with one), ``part-<micro>`` (one part on its own: ``part-hop``,
+    ``part-new-context``, ...) and the two removals of the causal check, each
+    with its runs; a path's runs carry the counts of its requests.
 ``breakdown``
     Per path: ``total_us``, ``parts`` (microseconds per request, in
     :data:`PARTS` order), ``counts``, ``explained`` (the parts' sum over the
@@ -31,17 +32,18 @@ import json
 import statistics
 import sys
 
-from bench.attribution_worker import MICROS, MIDDLEWARE, PATHS, REMOVALS
+from bench.attribution_worker import MICROS, MIDDLEWARE, PATHS, REMOVALS, SWITCHED
 
 GROUP = "attribution"
 # The suite's own profile, unless the command line names a value: fewer
 # processes than the in-process cases, with more and longer values each, keep
-# its 26 measurements under a minute of a full run (about 3 x 26 x 0.41 s).
+# its 34 measurements to about 35 s of a full run (3 x 34 x 0.3 s, and the
+# workers' start).
 PROFILE = {
     "full": {
         "processes": 3,
         "values": 9,
-        "value_seconds": 0.04,
+        "value_seconds": 0.028,
         "warmup_seconds": 0.05,
     },
     "quick": {
@@ -60,6 +62,7 @@ PARTS = {
     "tasks": "tasks created",
     "hops": "sync_to_async hops",
     "async-to-sync": "async_to_sync with no event loop",
+    "switches": "Django's code, slower after each switch",
     "executor-thread": "the request's thread",
     "join-thread": "the join thread at exit",
 }
@@ -73,8 +76,11 @@ MICRO_LABELS = {
     "view-sync": "a trivial sync view, called",
     "view-async": "a trivial async view, awaited",
     "hop": "one thread-sensitive sync_to_async to a running thread, after other work",
-    "new-context": "a ThreadSensitiveContext with its first hop (thread start, join)",
-    "join-thread": "start a thread and await its result (the join thread)",
+    "hop-then-request": "one hop to a running thread, then a request's handler code",
+    "new-context": "a ThreadSensitiveContext with its first hop, then a request's"
+    " handler code (thread start, join)",
+    "join-thread": "a request's handler code, then start a thread and await its"
+    " result (the join thread)",
     "async-to-sync": "async_to_sync from a thread with no event loop",
     "task": "create a task and await it",
 }
@@ -82,6 +88,9 @@ REMOVAL_LABELS = {
     REMOVALS[0]: "async view via ASGIHandler, no per-request ThreadSensitiveContext",
     REMOVALS[1]: "async view via ASGIHandler, startproject's 7 made async-native",
 }
+
+
+SWITCHED_LABEL = "no bridge, each crossing made with a no-op beside it"
 
 
 def path_names() -> list[str]:
@@ -98,6 +107,8 @@ def path_label(name: str) -> str:
 KNOWN_CASES = {
     *(f"{GROUP}/{name}" for name in path_names()),
     *(f"{GROUP}/core-{name}" for name in path_names()),
+    *(f"{GROUP}/switched-{name}" for name in SWITCHED),
+    f"{GROUP}/switched-{REMOVALS[1]}",
     *(f"{GROUP}/part-{name}" for name in MICROS),
     *(f"{GROUP}/{name}" for name in REMOVALS),
     f"{GROUP}/core-{REMOVALS[1]}",
@@ -163,14 +174,27 @@ def build_group(records: list[dict]) -> dict:
         add(name, f"total/{name}", path_label(name), params, with_counts=True)
         core_label = f"{path_label(name)}: no bridge, no per-request thread"
         add(f"core-{name}", f"core/{name}", core_label, params)
+        if name in SWITCHED:
+            label = f"{path_label(name)}: {SWITCHED_LABEL}"
+            add(f"switched-{name}", f"switched/{name}", label, params)
     for name in MICROS:
         add(f"part-{name}", f"micro/{name}", MICRO_LABELS[name], {"part": name})
     for name in REMOVALS:
-        add(name, f"removal/{name}", REMOVAL_LABELS[name], {"removal": name})
+        params = {"removal": name}
+        add(name, f"removal/{name}", REMOVAL_LABELS[name], params, with_counts=True)
     native = f"core-{REMOVALS[1]}"
     core_label = f"{REMOVAL_LABELS[REMOVALS[1]]}: no bridge, no per-request thread"
     add(native, f"core/{REMOVALS[1]}", core_label, {"removal": REMOVALS[1]})
-    counts = {name: mean_counts(cases[name]["runs"]) for name in path_names()}
+    label = f"{REMOVAL_LABELS[REMOVALS[1]]}: {SWITCHED_LABEL}"
+    add(
+        f"switched-{REMOVALS[1]}",
+        f"switched/{REMOVALS[1]}",
+        label,
+        {"removal": REMOVALS[1]},
+    )
+    counts = {
+        name: mean_counts(cases[name]["runs"]) for name in (*path_names(), *REMOVALS)
+    }
     group = {
         "title": "Where a request's time goes",
         "django": records[0]["django"],
@@ -204,8 +228,13 @@ def mean_counts(runs: list[dict]) -> dict:
 
 def unit_costs(medians: dict) -> dict:
     """Microseconds of one of each counted thing, from the micro cases
-    (those present: the causal checks measure only the ones they need)."""
-    hop, join = medians["part-hop"], medians["part-join-thread"]
+    (those present: the causal checks measure only the ones they need).
+
+    The two threads are measured beside a request's handler code (the core
+    of the async view under ASGI), which is subtracted.
+    """
+    request = medians["core-asgi-async-none"]
+    join = medians["part-join-thread"] - request
     units = {
         name: medians[f"part-{name}"]
         for name in ("task", "async-to-sync")
@@ -213,11 +242,25 @@ def unit_costs(medians: dict) -> dict:
     }
     return {
         **units,
-        "hop": hop,
+        "hop": medians["part-hop"],
         "join-thread": join,
-        # A new context's first hop, less the hop and the join at its exit.
-        "executor-thread": medians["part-new-context"] - hop - join,
+        # A new context with its first hop and a request, less a hop to a
+        # running thread and the same request, less the join at its exit.
+        "executor-thread": medians["part-new-context"]
+        - medians["part-hop-then-request"]
+        - join,
     }
+
+
+def switch_cost(name: str, medians: dict, count: dict, unit: dict) -> float:
+    """What the switches add to the handler's code: the core switched, less
+    the core and the crossings themselves (hops, async_to_sync calls)."""
+    if f"switched-{name}" not in medians:
+        return 0.0
+    crossings = count["sync_to_async"] * unit["hop"]
+    if count["async_to_sync"]:
+        crossings += count["async_to_sync"] * unit["async-to-sync"]
+    return medians[f"switched-{name}"] - medians[f"core-{name}"] - crossings
 
 
 def breakdown(name: str, medians: dict, counts: dict) -> dict:
@@ -241,6 +284,7 @@ def breakdown(name: str, medians: dict, counts: dict) -> dict:
         "tasks": tasks * unit["task"],
         "hops": count["sync_to_async"] * unit["hop"],
         "async-to-sync": count["async_to_sync"] * unit["async-to-sync"],
+        "switches": switch_cost(name, medians, count, unit),
         "executor-thread": context_threads * unit["executor-thread"],
         "join-thread": count["other_threads"] * unit["join-thread"],
     }
@@ -260,20 +304,25 @@ def breakdown(name: str, medians: dict, counts: dict) -> dict:
 CAUSAL_MEASUREMENTS = (
     "total/asgi-async-none",
     f"removal/{REMOVALS[0]}",
+    "core/asgi-async-none",
     "micro/new-context",
-    "micro/hop",
+    "micro/hop-then-request",
     "micro/join-thread",
+    "micro/hop",
     "total/asgi-async-startproject",
     f"removal/{REMOVALS[1]}",
     "core/asgi-async-startproject",
     f"core/{REMOVALS[1]}",
+    "switched/asgi-async-startproject",
+    f"switched/{REMOVALS[1]}",
 )
 
 
 def case_name(measurement: str) -> str:
     """The group's name for a worker's measurement (``micro/hop`` -> ``part-hop``)."""
     kind, _, name = measurement.partition("/")
-    return {"core": f"core-{name}", "micro": f"part-{name}"}.get(kind, name)
+    prefixes = {"core": "core-", "switched": "switched-", "micro": "part-"}
+    return prefixes.get(kind, "") + name
 
 
 def causal_from_record(record: dict, clock: str = "values_us") -> dict:
@@ -311,15 +360,24 @@ def causal_checks(rounds: dict, counts: dict) -> dict:
             "executor-thread and join-thread",
             lambda unit, one: _context_parts(unit, counts["asgi-async-none"]),
         ),
-        # The hops go, and the mixin's own work gives way to the async-native
-        # classes' (each measured in its core).
+        # The hops go, the mixin's own work gives way to the async-native
+        # classes' (each measured in its core), and so does what the switches
+        # add to each one's code.
         native: (
             "asgi-async-startproject",
-            f"{middleware_hops:g} of the hops, and MiddlewareMixin's own work",
+            f"{middleware_hops:g} of the hops, MiddlewareMixin's own work,"
+            " and what the switches add to it",
             lambda unit, one: (
                 middleware_hops * unit["hop"]
                 + one["core-asgi-async-startproject"]
                 - one[f"core-{native}"]
+                + switch_cost(
+                    "asgi-async-startproject",
+                    one,
+                    counts["asgi-async-startproject"],
+                    unit,
+                )
+                - switch_cost(native, one, counts[native], unit)
             ),
         ),
     }

@@ -10,12 +10,18 @@ as one JSON line:
   (:func:`bridges_inlined`) and, under ASGI, no ``ThreadSensitiveContext``
   (:class:`~snippets.performance.streams.StreamingASGIHandler`), so no hop,
   no thread;
+- for a path with bridges, the core **switched**: each bridge a direct call
+  that also crosses to another thread and back with a function that does
+  nothing, so that the handler's code runs between real thread switches, as
+  in the path, but with no per-request thread;
 - the two **removals** the causal check compares with the breakdown: the
   async view under ASGI without the per-request context, and behind
   async-native versions of startproject's middleware;
 - the **micro cases**, each one part on its own: the views, one hop, one
   context with its thread, the join thread, one ``async_to_sync`` from a
-  thread with no loop, one task;
+  thread with no loop, one task. The two thread starts are measured with a
+  request's worth of handler code beside them (the core of the async view
+  under ASGI), as in a request;
 - the **counts** per request: hops of each kind (the hop counter the pages
   show), threads started by kind, tasks created.
 
@@ -55,10 +61,20 @@ MICROS = (
     "view-sync",
     "view-async",
     "hop",
+    "hop-then-request",
     "new-context",
     "join-thread",
     "async-to-sync",
     "task",
+)
+# The paths whose core is also measured switched: those with a bridge.
+SWITCHED = (
+    "wsgi-async-none",
+    "wsgi-async-startproject",
+    "asgi-sync-none",
+    "asgi-sync-startproject",
+    "asgi-async-none",
+    "asgi-async-startproject",
 )
 REMOVALS = ("asgi-async-none-no-context", "asgi-async-startproject-async-native")
 # Additions between two hops of the hop micro case: a few microseconds.
@@ -109,17 +125,27 @@ def run_without_suspending(awaitable):
 
 
 @contextmanager
-def bridges_inlined():
+def bridges_inlined(switch: bool = False):
     """``sync_to_async`` calls its function in the event loop's thread and
-    ``async_to_sync`` runs its coroutine in the caller's: no hop, no thread."""
+    ``async_to_sync`` runs its coroutine in the caller's: no hop, no thread.
+
+    With ``switch``, each bridge first crosses for real with a function that
+    does nothing (a hop to asgiref's shared thread; a new thread and event
+    loop), then calls its own function directly.
+    """
     from asgiref.sync import AsyncToSync, SyncToAsync
 
     original_s2a, original_a2s = SyncToAsync.__call__, AsyncToSync.__call__
+    hop, cross = SyncToAsync(noop), AsyncToSync(anoop)
 
     async def direct_s2a(self, *args, **kwargs):
+        if switch:
+            await original_s2a(hop)
         return self.func(*args, **kwargs)
 
     def direct_a2s(self, *args, **kwargs):
+        if switch:
+            original_a2s(cross)
         return run_without_suspending(self.awaitable(*args, **kwargs))
 
     SyncToAsync.__call__, AsyncToSync.__call__ = direct_s2a, direct_a2s
@@ -215,13 +241,16 @@ def path_measurements() -> dict[str, Timed]:
             if handler == "wsgi":
                 run, seen = wsgi_driver(handler_with(WSGIHandler, middleware), url)
                 found[f"total/{key}"] = Timed(run, False, seen=seen)
-                found[f"core/{key}"] = Timed(run, False, bridges_inlined, seen)
+                core = Timed(run, False, bridges_inlined, seen)
             else:
                 run, seen = asgi_driver(handler_with(ASGIHandler, middleware), url)
                 found[f"total/{key}"] = Timed(run, True, seen=seen)
                 core = handler_with(StreamingASGIHandler, middleware)
                 run, seen = asgi_driver(core, url)
-                found[f"core/{key}"] = Timed(run, True, bridges_inlined, seen)
+                core = Timed(run, True, bridges_inlined, seen)
+            found[f"core/{key}"] = core
+            if key in SWITCHED:
+                found[f"switched/{key}"] = switched(core)
     run, seen = asgi_driver(
         handler_with(StreamingASGIHandler, "none"), "/trivial/async/"
     )
@@ -232,8 +261,15 @@ def path_measurements() -> dict[str, Timed]:
     # Their own work, as the core measures startproject's.
     native = handler_with(StreamingASGIHandler, "async-native")
     run, seen = asgi_driver(native, "/trivial/async/")
-    found[f"core/{REMOVALS[1]}"] = Timed(run, True, bridges_inlined, seen)
+    core = Timed(run, True, bridges_inlined, seen)
+    found[f"core/{REMOVALS[1]}"] = core
+    found[f"switched/{REMOVALS[1]}"] = switched(core)
     return found
+
+
+def switched(core: Timed) -> Timed:
+    """The same core, each bridge crossing with a no-op first."""
+    return Timed(core.run, core.is_async, lambda: bridges_inlined(switch=True))
 
 
 # The parts on their own.
@@ -264,11 +300,22 @@ def a_request():
 
 
 def micro_measurements() -> dict[str, Timed]:
-    from asgiref.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
+    from asgiref.sync import (
+        SyncToAsync,
+        ThreadSensitiveContext,
+        async_to_sync,
+        sync_to_async,
+    )
 
     from bench import views
+    from snippets.performance.streams import StreamingASGIHandler
 
     request = a_request()
+    # A request's worth of handler code with no hop and no thread (the core
+    # of the async view under ASGI), for the thread starts to sit beside.
+    core, _ = asgi_driver(handler_with(StreamingASGIHandler, "none"), "/trivial/async/")
+    # A real hop, even where bridges_inlined() has replaced __call__.
+    real_hop = SyncToAsync.__call__
 
     def view_sync(n):
         for _ in range(n):
@@ -299,19 +346,40 @@ def micro_measurements() -> dict[str, Timed]:
             alone = since(started)
             return spaced[0] - alone[0], spaced[1] - alone[1]
 
+    # The thread starts with handler code beside them, as in a request, where
+    # the loop thread runs Django's code while the new thread starts and the
+    # join thread ends. Measured alone, in a tight loop, they predicted a
+    # third to a half less than removing the context saved. So each of these
+    # runs one core request per context, and the request alone is
+    # subtracted: new-context less hop-then-request is the context's two
+    # threads.
+
+    async def hops_then_requests(n):
+        async with ThreadSensitiveContext():
+            await hop()
+            with bridges_inlined():
+                for _ in range(n):
+                    await real_hop(hop)
+                    await core(1)
+
     async def new_contexts(n):
-        for _ in range(n):
-            async with ThreadSensitiveContext():
-                await hop()
+        with bridges_inlined():
+            for _ in range(n):
+                async with ThreadSensitiveContext():
+                    await real_hop(hop)
+                    await core(1)
 
     async def join_threads(n):
-        # What ThreadSensitiveContext.__aexit__ does around executor.shutdown().
-        for _ in range(n):
-            future: Future = Future()
-            threading.Thread(
-                target=future.set_result, args=(None,), daemon=True
-            ).start()
-            await asyncio.wrap_future(future)
+        # What ThreadSensitiveContext.__aexit__ does around executor.shutdown(),
+        # after a request's code.
+        with bridges_inlined():
+            for _ in range(n):
+                await core(1)
+                future: Future = Future()
+                threading.Thread(
+                    target=future.set_result, args=(None,), daemon=True
+                ).start()
+                await asyncio.wrap_future(future)
 
     call = async_to_sync(anoop)
 
@@ -328,6 +396,7 @@ def micro_measurements() -> dict[str, Timed]:
         "micro/view-sync": Timed(view_sync, False),
         "micro/view-async": Timed(view_async, True),
         "micro/hop": Timed(hops, True, times_itself=True),
+        "micro/hop-then-request": Timed(hops_then_requests, True),
         "micro/new-context": Timed(new_contexts, True),
         "micro/join-thread": Timed(join_threads, True),
         "micro/async-to-sync": Timed(async_to_syncs, False),

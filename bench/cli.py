@@ -33,15 +33,24 @@ from bench.cases import GROUPS, SUITES, Case, select_all
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_VERSION = 1
-# The in-process cases' budget in a full run: about 170 s, leaving room for the
-# suites (versions and asgiref about 140 s, servers about 180 s) under 10 min.
+# The in-process cases take about 130 s of a full run (suite_seconds in the
+# results has each part's time). Five processes rather than seven, to keep the
+# whole run's time down: with workers pinned to one core (Workers, below) the
+# processes' means disagreed by about as much with five as with seven.
 PROFILES = {
-    "full": {"processes": 7, "values": 5, "value_seconds": 0.1, "warmup_seconds": 0.3},
+    "full": {
+        "processes": 5,
+        "values": 5,
+        "value_seconds": 0.1,
+        "warmup_seconds": 0.2,
+        "pin": True,
+    },
     "quick": {
         "processes": 2,
         "values": 2,
         "value_seconds": 0.02,
         "warmup_seconds": 0.05,
+        "pin": True,
     },
 }
 # A worker that has not finished after this long is stuck, not slow.
@@ -113,6 +122,13 @@ def build_parser() -> Parser:
     )
     run.add_argument("--warmup-seconds", type=seconds, help="warm-up of each process")
     run.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_const",
+        const=False,
+        help="let in-process workers use every core (default: each on one core)",
+    )
+    run.add_argument(
         "--django-versions",
         nargs="+",
         metavar="X.Y",
@@ -163,17 +179,42 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-class Workers:
-    """Starts one worker at a time and makes sure none outlives the harness."""
+def one_cpu() -> int | None:
+    """The core a pinned worker runs on: the last one this process may use.
 
-    def __init__(self, env: dict):
+    None where affinity cannot be set (not Linux) or only one core is allowed.
+    """
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    return allowed[-1] if len(allowed) > 1 else None
+
+
+class Workers:
+    """Starts one worker at a time and makes sure none outlives the harness.
+
+    ``pin=True`` keeps each worker, and every thread it starts, on one core.
+    A thread that asgiref wakes on another core costs several times as much
+    per hop as one on the same core, and which core the scheduler picks
+    depends on what else the machine runs; on one core every hop is the same
+    kind of switch. Suites whose workers measure threads running side by side
+    (an executor's throughput, a server) leave it off.
+    """
+
+    def __init__(self, env: dict, pin: bool = False):
         self.env = env
+        self.cpu = one_cpu() if pin else None
         self.current: subprocess.Popen | None = None
+
+    def _preexec(self) -> None:  # pragma: no cover - runs in the child
+        die_with_parent()
+        if self.cpu is not None:
+            os.sched_setaffinity(0, {self.cpu})
 
     def run(self, args: list[str], what: str, command: list[str] | None = None) -> str:
         """Run ``bench.worker`` with ``args`` (or ``command``); return its stdout."""
         command = command or [sys.executable, "-m", "bench.worker", *args]
-        preexec = die_with_parent if sys.platform == "linux" else None
+        preexec = self._preexec if sys.platform == "linux" else None
         self.current = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -283,11 +324,14 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         raise BenchError(f"cannot create a temporary directory: {exc}") from None
     env = dict(os.environ, BENCH_DB=str(tmp / "bench.sqlite3"), PYTHONPATH=str(ROOT))
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    workers = Workers(env)
+    workers = Workers(env, pin=settings["pin"])
     total = len(cases) * settings["processes"] + bool(cases)
     progress = Progress(total)
     load_before = environment.load_average()
     runs: dict[str, list] = {case.key: [] for case in cases}
+    # How long each part took (the in-process cases as "cases"), so that the
+    # time of a full run can be reported and its parts compared.
+    suite_seconds: dict[str, float] = {}
     try:
         if cases:
             progress.show("preparing the database")
@@ -295,6 +339,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             workers.run(["--prepare-db", env["BENCH_DB"]], "preparing the database")
         if cases:
             progress.step("database ready")
+        cases_started = time.monotonic()
         for process in range(settings["processes"]):
             for case in cases:
                 record = json.loads(workers.run(worker_args(case, settings), case.key))
@@ -306,9 +351,16 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                     f" {mean:.1f} µs"
                 )
         groups = group_results(cases, runs)
+        if cases:
+            suite_seconds["cases"] = round(time.monotonic() - cases_started, 1)
         for suite, function in runners:
-            for name, group in function(suite_settings, progress).items():
+            suite_started = time.monotonic()
+            found = function(suite_settings, progress)
+            seconds_taken = round(time.monotonic() - suite_started, 1)
+            suite_seconds[suite.name] = seconds_taken
+            for name, group in found.items():
                 group.setdefault("suite", suite.name)
+                group["suite_seconds"] = seconds_taken
                 groups[name] = group
     finally:
         workers.stop()
@@ -321,13 +373,14 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         "mode": mode,
         "command": ["python", "-m", "bench", *argv],
         "duration_seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
+        "suite_seconds": suite_seconds,
         "machine": environment.machine(),
         "load_average": {"before": load_before, "after": environment.load_average()},
         "software": environment.software(),
         "settings": {**settings, "cv_threshold": stats.CV_THRESHOLD},
         "groups": groups,
     }
-    flagged = stats.add_summaries(results["groups"])
+    flagged = stats.add_summaries(results["groups"], pinned=bool(settings["pin"]))
     results["unstable_count"] = flagged
     text = json.dumps(results, indent=1, ensure_ascii=False) + "\n"
     try:

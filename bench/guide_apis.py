@@ -70,7 +70,7 @@ def run(settings: dict, progress) -> dict:
     module = [sys.executable, "-m", "bench.guide_apis"]
     progress.add(processes + 1)
     records = []
-    workers = Workers(env)
+    workers = Workers(env, pin=settings.get("pin", False))
     with tempfile.TemporaryDirectory(prefix="bench-apis-") as directory:
         database = os.path.join(directory, "apis.sqlite3")
         try:

@@ -106,7 +106,7 @@ def run(settings: dict, progress) -> dict:
     env["DJANGO_SETTINGS_MODULE"] = "sampleproject.settings.test"
     env.pop("DATABASE_URL", None)  # SQLite: the same database on every machine
     env.pop("REDIS_URL", None)
-    workers = Workers(env)
+    workers = Workers(env, pin=settings.get("pin", False))
     progress.add(processes)
     records: list[dict] = []
     try:

@@ -204,28 +204,48 @@ def schedule(values, value_seconds, warmup_seconds):
     return done, loops, results
 
 
-def measure_sync(run, values, value_seconds, warmup_seconds):
+def measure_sync(run, values, value_seconds, warmup_seconds, shares=None):
+    """Time ``run`` as :func:`schedule` says; see :func:`core_share` for ``shares``."""
     plan = schedule(values, value_seconds, warmup_seconds)
-    requests = next(plan)
+    requests, seen = next(plan), []
     while True:
-        started = time.perf_counter_ns()
+        cpu, started = time.process_time_ns(), time.perf_counter_ns()
         run(requests)
+        elapsed = time.perf_counter_ns() - started
+        seen.append((time.process_time_ns() - cpu, elapsed))
         try:
-            requests = plan.send(time.perf_counter_ns() - started)
+            requests = plan.send(elapsed)
         except StopIteration as finished:
-            return finished.value
+            return core_share(finished.value, seen, shares)
 
 
-async def measure_async(run, values, value_seconds, warmup_seconds):
+async def measure_async(run, values, value_seconds, warmup_seconds, shares=None):
     plan = schedule(values, value_seconds, warmup_seconds)
-    requests = next(plan)
+    requests, seen = next(plan), []
     while True:
-        started = time.perf_counter_ns()
+        cpu, started = time.process_time_ns(), time.perf_counter_ns()
         await run(requests)
+        elapsed = time.perf_counter_ns() - started
+        seen.append((time.process_time_ns() - cpu, elapsed))
         try:
-            requests = plan.send(time.perf_counter_ns() - started)
+            requests = plan.send(elapsed)
         except StopIteration as finished:
-            return finished.value
+            return core_share(finished.value, seen, shares)
+
+
+def core_share(result, seen, shares):
+    """Append to ``shares`` each value's CPU time over its wall time; pass on.
+
+    The worker's threads all run on one core (``bench.cli.Workers``), so a
+    value that got less of the core than the others lost the difference to
+    another process: the share names interference with the value it made
+    slow. (A case that starts threads idles a little in every value, so the
+    share is compared within a case, not with 1.)
+    """
+    if shares is not None:
+        values = len(result[2])
+        shares.extend(round(cpu / wall, 4) for cpu, wall in seen[-values:])
+    return result
 
 
 # Counting threads.
@@ -344,18 +364,22 @@ def versions():
 def measure_path(name, args, loop):
     _, handler, view = PATHS[name]
     timing = (args.values, args.value_seconds, args.warmup_seconds)
+    shares = []
     path = f"/trivial/{view}/"
     if handler == "wsgi":
         run, seen = wsgi_runner(path)
         run(1)
-        done, loops, values = measure_sync(run, *timing)
+        done, loops, values = measure_sync(run, *timing, shares=shares)
     else:
         run, seen = asgi_runner(path)
         loop.run_until_complete(run(1))
-        done, loops, values = loop.run_until_complete(measure_async(run, *timing))
+        done, loops, values = loop.run_until_complete(
+            measure_async(run, *timing, shares=shares)
+        )
     if not seen or str(seen[0]) != "200":
         raise RuntimeError(f"{path} answered {seen[:1]}, not 200")
     record = {"warmup_requests": done, "loops": loops, "values_us": values}
+    record["core_share"] = shares
     if args.count_threads:
         record["threads"] = count_threads(
             run, args.count_threads, loop if handler == "asgi" else None
@@ -367,11 +391,15 @@ def measure_bridge(name, args, loop):
     run = bridge_runner(name)
     timing = (args.values, args.value_seconds, args.warmup_seconds)
     is_async = asyncio.iscoroutinefunction(run)
+    shares = []
     if is_async:
-        done, loops, values = loop.run_until_complete(measure_async(run, *timing))
+        done, loops, values = loop.run_until_complete(
+            measure_async(run, *timing, shares=shares)
+        )
     else:
-        done, loops, values = measure_sync(run, *timing)
+        done, loops, values = measure_sync(run, *timing, shares=shares)
     record = {"warmup_requests": done, "loops": loops, "values_us": values}
+    record["core_share"] = shares
     if args.count_threads:
         record["threads"] = count_threads(
             run, args.count_threads, loop if is_async else None

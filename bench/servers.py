@@ -79,7 +79,7 @@ CHECK_ALL_DELAY = 0.2  # seconds each fake upstream service takes to answer
 # own unless the command line gives values explicitly.
 PROFILES = {
     "full": {
-        "values": 3,
+        "values": 2,
         "value_seconds": 1,
         "warmup_seconds": 1,
         "sse_steps": (GTHREAD_THREADS, 100, 500, 1000),

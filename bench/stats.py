@@ -6,8 +6,9 @@ import statistics
 
 from bench.cases import CASES, baseline, counterpart
 
-# A figure whose coefficient of variation exceeds this is flagged as unstable.
-CV_THRESHOLD = 0.05
+# A figure whose coefficient of variation exceeds this is flagged as unstable,
+# and says why in its unstable_reason.
+CV_THRESHOLD = 0.03
 
 
 def summarize(values: list[float]) -> dict:
@@ -27,10 +28,91 @@ def summarize(values: list[float]) -> dict:
     }
 
 
-def add_summaries(groups: dict) -> int:
+def spread(runs: list[dict]) -> dict:
+    """Where a figure's spread comes from: inside processes, or between them.
+
+    ``within_cv`` is the median, over processes, of the coefficient of
+    variation of one process's values; ``process_cv`` is the coefficient of
+    variation of the processes' means. The pooled ``cv`` grows with either.
+    """
+    per_process = [run["values_us"] for run in runs if len(run["values_us"]) > 1]
+    means = [statistics.fmean(run["values_us"]) for run in runs if run["values_us"]]
+    out = {}
+    if per_process:
+        out["within_cv"] = statistics.median(
+            summarize(values)["cv"] for values in per_process
+        )
+    if len(means) > 1:
+        out["process_cv"] = summarize(means)["cv"]
+    return out
+
+
+# Why a flagged figure's values spread. Each flagged in-process figure of the
+# runs before workers were pinned passed work to another thread (asgiref's
+# executors); the sync views under WSGI, which do not, were not flagged. How
+# long waking that thread takes depends on the core it runs on and on what
+# else runs there (tests/bench/test_harness.py times a hop on either core).
+HAND_OFF = (
+    "each request hands work to another thread, and how long waking it takes"
+    " depends on the core it runs on and what else runs there"
+)
+SERVICE = "each request waits for another process (a database or cache server)"
+UNEXPLAINED = "spread with no hand-off named; compare a rerun on a quiet machine"
+
+
+# A value whose share of its core (bench.portable.core_share) is this much
+# below the case's best value's lost that time to another process. Relative to
+# the case's best, because a case that starts threads idles a little on its
+# own in every value.
+SHARE_DIP = 0.03
+
+
+def interference(case: dict) -> str | None:
+    """What another process took from the core, if any value lost time to it."""
+    shares = [share for run in case["runs"] for share in run.get("core_share", [])]
+    if not shares:
+        return None
+    best = max(shares)
+    hit = [share for share in shares if share < best - SHARE_DIP]
+    if not hit:
+        return None
+    return (
+        f"another process took the core: {len(hit)} of {len(shares)} values got"
+        f" {min(hit):.1%} of it at the least, against {best:.1%} for the best"
+    )
+
+
+def reason(case: dict, pinned: bool = False) -> str:
+    """Why a flagged case spreads: what was measured, else what it runs.
+
+    ``pinned``: the workers ran on one core, so their CPU time over wall time
+    measures what other processes took (without pinning, a thread waiting
+    for another core lowers it too).
+    """
+    if pinned and "runs" in case:
+        found = interference(case)
+        if found:
+            return found
+    params = case.get("params", {})
+    path = params.get("path", "")
+    if (
+        params.get("bridge")
+        or params.get("handler") == "asgi"
+        or (params.get("handler") == "wsgi" and params.get("view") == "async")
+        or path.startswith("asgi-")
+        or path == "wsgi-async"
+    ):
+        return HAND_OFF
+    if params.get("database") in ("postgresql", "redis"):
+        return SERVICE
+    return UNEXPLAINED
+
+
+def add_summaries(groups: dict, pinned: bool = False) -> int:
     """Fill in each case's stats, flags and derived figures; count the flags.
 
-    ``groups`` is the JSON's ``groups`` mapping, with each case's ``runs``.
+    ``groups`` is the JSON's ``groups`` mapping, with each case's ``runs``;
+    ``pinned`` says whether the workers ran on one core (see :func:`reason`).
     """
     flagged = 0
     for group, data in groups.items():
@@ -41,7 +123,10 @@ def add_summaries(groups: dict) -> int:
                 continue
             values = [value for run in case["runs"] for value in run["values_us"]]
             case["stats"] = summarize(values)
+            case["stats"].update(spread(case["runs"]))
             case["unstable"] = case["stats"]["cv"] > CV_THRESHOLD
+            if case["unstable"]:
+                case["unstable_reason"] = reason(case, pinned)
             flagged += case["unstable"]
         for name, case in cases.items():
             definition = CASES.get(f"{group}/{name}")

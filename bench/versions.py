@@ -79,7 +79,7 @@ BRIDGE_LABELS = {
 }
 PROFILES = {
     "full": {
-        "processes": 4,
+        "processes": 3,
         "values": 5,
         "value_seconds": 0.05,
         "warmup_seconds": 0.1,
@@ -93,7 +93,8 @@ PROFILES = {
         "count_threads": 10,
     },
 }
-VENVS = ROOT / ".venv" / "bench"
+# BENCH_VENVS moves them, e.g. to time a first run without losing the cache.
+VENVS = Path(os.environ.get("BENCH_VENVS") or ROOT / ".venv" / "bench")
 PORTABLE = Path(__file__).resolve().parent / "portable.py"
 INSTALL_TIMEOUT = 600
 PROBE_TIMEOUT = 20
@@ -263,6 +264,7 @@ def profile(settings: dict) -> dict:
     chosen = dict(PROFILES[settings.get("mode", "full")])
     for name in settings.get("explicit", []):
         chosen[name] = settings[name]
+    chosen["pin"] = settings.get("pin", False)  # as the in-process cases
     return chosen
 
 
@@ -455,7 +457,7 @@ def measure(plan, timing, progress, suite, bridges=()) -> dict:
     """Run the portable worker for each item of ``plan``, processes interleaved."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    workers = Workers(env)
+    workers = Workers(env, pin=timing.get("pin", False))
     records: dict[int, list] = {id(run): [] for run in plan}
     try:
         for process in range(timing["processes"]):

@@ -78,27 +78,33 @@ def check_response(case: Case, seen: list) -> None:
         raise RuntimeError(f"{case.path} answered {status}, not 200")
 
 
-def measure(case: Case, values: int, value_seconds: float, warmup_seconds: float):
+def measure(
+    case: Case,
+    values: int,
+    value_seconds: float,
+    warmup_seconds: float,
+    shares: list | None = None,
+):
     setup_django(case)
     timing = (values, value_seconds, warmup_seconds)
     if case.handler == "wsgi":
         run, seen = wsgi_runner(case.path)
         run(1)
         check_response(case, seen)
-        return measure_sync(run, *timing)
+        return measure_sync(run, *timing, shares=shares)
     if case.handler == "asgi":
         run, seen = asgi_runner(case.path)
 
         async def main():
             await run(1)
             check_response(case, seen)
-            return await measure_async(run, *timing)
+            return await measure_async(run, *timing, shares=shares)
 
         return asyncio.run(main())
     run = bridge_runner(case.bridge)
     if asyncio.iscoroutinefunction(run):
-        return asyncio.run(measure_async(run, *timing))
-    return measure_sync(run, *timing)
+        return asyncio.run(measure_async(run, *timing, shares=shares))
+    return measure_sync(run, *timing, shares=shares)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.case is None:
             parser.error("a case or --prepare-db is required")
         case = CASES[args.case]
+        shares: list[float] = []
         warmup, loops, values = measure(
-            case, args.values, args.value_seconds, args.warmup_seconds
+            case, args.values, args.value_seconds, args.warmup_seconds, shares
         )
     except KeyboardInterrupt:
         return 130
@@ -131,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "warmup_requests": warmup,
         "loops": loops,
         "values_us": values,
+        "core_share": shares,
     }
     if case.group == "middleware":
         from bench.middleware import hops_per_request

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -129,6 +130,9 @@ def test_tiny_run_json_has_environment_and_every_value(tiny_run):
                 assert run["loops"] >= 1
             assert case["stats"]["n"] == 4
             assert case["unstable"] == (case["stats"]["cv"] > stats.CV_THRESHOLD)
+    # Each part's own time, so a full run's time can be reported part by part.
+    assert set(data["suite_seconds"]) == {"cases"}
+    assert 0 < data["suite_seconds"]["cases"] <= data["duration_seconds"]
     assert data["unstable_count"] == sum(
         case["unstable"]
         for group in data["groups"].values()
@@ -352,3 +356,147 @@ def worker_record(case: str) -> dict:
 def test_middleware_cases_record_hops_per_request(case, hops):
     # tests/internals/test_middleware_hops.py says where each one comes from.
     assert worker_record(case)["hops"]["sync_to_async"] == hops
+
+
+# Where a figure's spread comes from, and why a flagged one is flagged.
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
+def test_pinned_workers_run_on_one_core():
+    cpu = cli.one_cpu()
+    if cpu is None:
+        pytest.skip("one core: nothing to pin")
+    show = [sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"]
+    pinned = cli.Workers(dict(os.environ), pin=True).run([], "pin", command=show)
+    assert json.loads(pinned) == [cpu]
+    free = cli.Workers(dict(os.environ)).run([], "free", command=show)
+    assert len(json.loads(free)) > 1
+
+
+def test_workers_are_pinned_unless_told_not_to(tiny_run):
+    _, data = tiny_run
+    assert data["settings"]["pin"] is True
+    args = cli.build_parser().parse_args(["run", "--no-pin"])
+    assert args.pin is False
+    assert cli.build_parser().parse_args(["run"]).pin is None  # the profile's
+
+
+def test_spread_separates_within_and_between_processes():
+    steady_inside = [{"values_us": [10.0, 10.0]}, {"values_us": [20.0, 20.0]}]
+    found = stats.spread(steady_inside)
+    assert found["within_cv"] == 0.0
+    assert found["process_cv"] == pytest.approx(stats.summarize([10, 20])["cv"])
+    assert "process_cv" not in stats.spread([{"values_us": [1.0, 3.0]}])
+
+
+@pytest.mark.parametrize(
+    ("params", "why"),
+    [
+        ({"handler": "asgi", "view": "sync"}, stats.HAND_OFF),
+        ({"handler": "wsgi", "view": "async"}, stats.HAND_OFF),
+        ({"bridge": "async-to-sync"}, stats.HAND_OFF),
+        ({"django": "4.2", "path": "asgi-async"}, stats.HAND_OFF),
+        ({"database": "postgresql", "queries": "in-turn-10"}, stats.SERVICE),
+        ({"handler": "wsgi", "view": "sync"}, stats.UNEXPLAINED),
+    ],
+)
+def test_a_flagged_figure_names_its_reason(params, why):
+    groups = {
+        "g": {"cases": {"c": {"params": params, "runs": [{"values_us": [1, 2]}]}}}
+    }
+    assert stats.add_summaries(groups) == 1
+    assert groups["g"]["cases"]["c"]["unstable_reason"] == why
+
+
+# One process: the event loop's thread kept on one core, asgiref's executor
+# thread moved to the same core or to another, hops timed in turn.
+HOP_ON_CORES = """
+import asyncio, json, os, sys, time
+from asgiref.sync import sync_to_async
+here, there = sorted(os.sched_getaffinity(0))[:2]
+os.sched_setaffinity(0, {here})  # this thread only, on Linux
+
+def move(cpu):
+    os.sched_setaffinity(0, {cpu})  # runs in the executor's thread
+
+def nothing():
+    return None
+
+async def main():
+    hop, costs = sync_to_async(nothing), {"same": [], "other": []}
+    for _ in range(5):
+        for name, cpu in (("same", here), ("other", there)):
+            await sync_to_async(move)(cpu)
+            for _ in range(100):
+                await hop()
+            started = time.perf_counter()
+            for _ in range(1000):
+                await hop()
+            costs[name].append((time.perf_counter() - started) * 1000)
+    print(json.dumps(costs))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux only")
+def test_a_hop_costs_more_when_its_thread_wakes_on_another_core():
+    # stats.HAND_OFF's reason: the same hop costs several times as much when
+    # the executor's thread sits on another core, so where the scheduler puts
+    # that thread, and what the other core is doing, moves the figure.
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: no other core to wake a thread on")
+    result = subprocess.run(
+        [sys.executable, "-c", HOP_ON_CORES],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    costs = json.loads(result.stdout)  # µs per hop
+    assert min(costs["other"]) > 1.5 * min(costs["same"]), costs
+
+
+def pinned_shares(busy: bool) -> list[float]:
+    """``core_share`` of a pinned worker's values, with a busy loop beside it."""
+    cpu = cli.one_cpu()
+    loop = "while True: pass" if busy else "import time; time.sleep(60)"
+    other = subprocess.Popen(
+        [sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{cpu}}})\n{loop}"]
+    )
+    try:
+        time.sleep(0.2)
+        worker = cli.Workers(
+            {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+            pin=True,
+        )
+        args = ["request-paths/wsgi-sync-trivial", "--values", "3"]
+        args += ["--value-seconds", "0.05", "--warmup-seconds", "0.02"]
+        return json.loads(worker.run(args, "shares"))["core_share"]
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_value_records_what_another_process_took_from_its_core():
+    # bench.portable.core_share: a busy loop on the worker's own core takes
+    # about half of it from every value; with the loop asleep, nothing does.
+    if cli.one_cpu() is None:
+        pytest.skip("needs a core to pin to")
+    busy, quiet = pinned_shares(busy=True), pinned_shares(busy=False)
+    assert len(busy) == len(quiet) == 3
+    # Relative, so that other load on that core (a busy CI machine) lowers
+    # both alike and the loop's half still shows.
+    assert max(busy) < 0.8 * statistics.median(quiet), (busy, quiet)
+
+
+def test_a_value_that_lost_its_core_names_the_reason():
+    def case(*shares):
+        runs = [{"values_us": [1.0] * len(shares), "core_share": list(shares)}]
+        return {"params": {"handler": "wsgi", "view": "sync"}, "runs": runs}
+
+    dipped = case(0.99, 1.0, 0.9)
+    assert stats.reason(dipped, pinned=True).startswith("another process took")
+    assert stats.reason(dipped, pinned=False) == stats.UNEXPLAINED
+    # A case that idles a little in every value (it starts threads) is not hit.
+    assert stats.reason(case(0.93, 0.94, 0.93), pinned=True) == stats.UNEXPLAINED

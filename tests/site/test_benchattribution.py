@@ -32,6 +32,7 @@ count {attribution}`asgi-async-startproject/count/sync_to_async`;
 explained {attribution}`asgi-async-none/explained`;
 cpu {attribution}`cpu/asgi-async-none/explained`;
 rest {attribution}`asgi-async-none/unattributed`;
+range {attribution}`lowest-explained` to {attribution}`highest-explained`;
 threads {attribution}`asgi-async-none/threads`,
 {attribution}`asgi-async-none/threads-share`;
 unit {attribution}`unit/executor-thread`;
@@ -47,8 +48,10 @@ MEDIANS = {
     "part-view-sync": 2.0,
     "part-view-async": 3.0,
     "part-hop": 20.0,
-    "part-new-context": 100.0,
-    "part-join-thread": 30.0,
+    # The thread starts are measured beside a core request (60).
+    "part-hop-then-request": 80.0,
+    "part-new-context": 160.0,
+    "part-join-thread": 90.0,
     "part-async-to-sync": 150.0,
     "part-task": 5.0,
     "asgi-async-none-no-context": 150.0,
@@ -83,6 +86,11 @@ def record() -> dict:
             values[f"core/{name[5:]}"] = value
         else:
             values[f"{kind}/{name.removeprefix('part-')}"] = value
+    # Switched cores that switching slows by nothing: core plus crossings.
+    for name in (*attribution.SWITCHED, "asgi-async-startproject-async-native"):
+        count = counts(name if name in attribution.path_names() else "asgi-async-none")
+        crossings = count["sync_to_async"] * 20.0 + count["async_to_sync"] * 150.0
+        values[f"switched/{name}"] = values[f"core/{name}"] + crossings
     series = {key: [value] for key, value in values.items()}
     # In CPU time, the same parts of a shorter total.
     cpu = {**series, "total/asgi-async-none": [200.0]}
@@ -91,7 +99,15 @@ def record() -> dict:
         "django": "6.1",
         "values_us": series,
         "cpu_us": cpu,
-        "counts": {name: counts(name) for name in attribution.path_names()},
+        "counts": {
+            **{name: counts(name) for name in attribution.path_names()},
+            "asgi-async-none-no-context": {
+                **counts("asgi-async-none"),
+                "executor_threads": 0,
+                "other_threads": 0,
+            },
+            "asgi-async-startproject-async-native": counts("asgi-async-none"),
+        },
     }
 
 
@@ -128,7 +144,8 @@ def text_of(result) -> str:
 def test_the_breakdown_of_a_path_adds_up():
     group = attribution.build_group([record()])
     path = group["breakdown"]["asgi-async-none"]
-    # core 60 - view 3 - one task 5; new context 100 - hop 20 - join 30.
+    # core 60 - view 3 - one task 5; new context 160 - hop and request 80
+    # - join 30 (90 less the request).
     assert path["parts"] == {
         "handler": 52.0,
         "view": 3.0,
@@ -136,6 +153,7 @@ def test_the_breakdown_of_a_path_adds_up():
         "tasks": 5.0,
         "hops": 40.0,
         "async-to-sync": 0.0,
+        "switches": 0.0,
         "executor-thread": 50.0,
         "join-thread": 30.0,
     }
@@ -159,6 +177,7 @@ def test_figures_table_and_chart_come_from_the_data(tmp_path):
     assert "explained 60%;" in text
     assert "cpu 90%;" in text
     assert "rest 120 µs;" in text
+    assert "range 15% (sync view, WSGI) to 123% (sync view, ASGI, 7 mw);" in text
     assert "threads 120 µs,\n40%;" in text
     assert "unit 50.0 µs;" in text
     assert "fall 150 µs of\n80.0 µs,\n188%,\nagrees no\nwithin ±30%." in text
@@ -184,3 +203,13 @@ def test_an_unknown_figure_fails_the_build_with_the_names_to_use(tmp_path):
     result = build(tmp_path, page, results({attribution.GROUP: group}))
     assert result.returncode != 0
     assert "expected <path>/<total|explained|unattributed|threads" in result.output
+
+
+def test_a_part_the_run_predates_says_not_in_this_run(tmp_path):
+    group = attribution.build_group([record()])
+    for path in group["breakdown"].values():
+        del path["parts"]["switches"]
+    page = PAGE + "\nnew part {attribution}`asgi-async-none/switches`.\n"
+    result = build(tmp_path, page, results({attribution.GROUP: group}))
+    assert result.returncode == 0, result.output
+    assert "new part not in this run." in text_of(result)
