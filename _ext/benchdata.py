@@ -877,4 +877,5 @@ def setup(app):
     app.add_directive("bench-plot", BenchPlot)
     app.setup_extension("_ext.benchdecide")  # the decision guide's plots and role
     app.setup_extension("_ext.benchattribution")  # the attribution page's
+    app.setup_extension("_ext.benchsteadiness")  # the methodology page's
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
