@@ -49,8 +49,7 @@ from html import escape
 
 from docutils import nodes
 from docutils.parsers.rst import directives
-from sphinx import addnodes
-from sphinx.util.docutils import SphinxDirective, SphinxRole
+from sphinx.util.docutils import SphinxDirective
 
 from _ext import benchdata, svgplot
 from bench import attribution
@@ -168,39 +167,16 @@ def figure(data: benchdata.Data, text: str) -> str:
     )
 
 
-class AttributionRole(SphinxRole):
-    def run(self):
-        data = benchdata.Data(self.env)
-        self.env.note_dependency(str(data.path))
-        benchdata.note_document(self.env)
+class AttributionRole(benchdata.FigureRole):
+    name = "attribution"
+
+    def figure(self, data: benchdata.Data) -> list[nodes.Node]:
+        if missing(data):
+            return benchdata.not_measured_nodes()
         try:
-            content = (
-                benchdata.not_measured_nodes()
-                if missing(data)
-                else [nodes.Text(figure(data, self.text))]
-            )
+            return [nodes.Text(figure(data, self.text))]
         except NotInRun:
-            content = benchdata.not_measured_nodes()
-        except LookupError as exc:
-            message = self.inliner.reporter.error(
-                f"{{attribution}}`{self.text}`: {exc.args[0]}", line=self.lineno
-            )
-            problem = self.inliner.problematic(self.rawtext, self.rawtext, message)
-            return [problem], [message]
-        inline = nodes.inline("", "", *content, classes=["bench-figure"])
-        if self.env.docname == self.config.benchdata_page:
-            return [inline], []
-        reference = addnodes.pending_xref(
-            "",
-            inline,
-            refdomain="std",
-            reftype="ref",
-            reftarget=self.config.benchdata_label,
-            refexplicit=True,
-            refwarn=True,
-            refdoc=self.env.docname,
-        )
-        return [reference], []
+            return benchdata.not_measured_nodes()
 
 
 # The chart: one stacked bar per path.

@@ -305,44 +305,59 @@ class Data:
 # The role.
 
 
-class BenchRole(SphinxRole):
+class FigureRole(SphinxRole):
+    """A role whose text names a figure of the run, linked to the run's details.
+
+    A subclass names itself in ``name`` and returns the figure's nodes from
+    :meth:`figure`, raising :class:`LookupError` for a text it cannot read
+    and :class:`NotMeasured` for a figure the run does not have.
+    """
+
+    name = "bench"
+
+    def figure(self, data: Data) -> list[nodes.Node]:
+        raise NotImplementedError
+
     def run(self):
         data = Data(self.env)
         self.env.note_dependency(str(data.path))
         note_document(self.env)
-        path = self.text.strip().split("/")
         try:
-            if path[0] in ("date", "machine", "software", "settings", "mode", "groups"):
-                figure = [nodes.Text(data.fact(path))]
-            elif len(path) == 3:
-                text, unstable = data.figure(*path)
-                figure = figure_nodes(text, unstable, data.threshold)
-            else:
-                raise LookupError("expected GROUP/CASE/FIELD, or machine/..., date")
+            figure = self.figure(data)
         except NotMeasured:
             figure = not_measured_nodes()
         except LookupError as exc:
             message = self.inliner.reporter.error(
-                f"{{bench}}`{self.text}`: {exc.args[0]}", line=self.lineno
+                f"{{{self.name}}}`{self.text}`: {exc.args[0]}", line=self.lineno
             )
-            return [self.inliner.problematic(self.rawtext, self.rawtext, message)], [
-                message
-            ]
+            problem = self.inliner.problematic(self.rawtext, self.rawtext, message)
+            return [problem], [message]
         inline = nodes.inline("", "", *figure, classes=["bench-figure"])
         config = self.env.config
-        if config.benchdata_label and self.env.docname != config.benchdata_page:
-            reference = addnodes.pending_xref(
-                "",
-                inline,
-                refdomain="std",
-                reftype="ref",
-                reftarget=config.benchdata_label,
-                refexplicit=True,
-                refwarn=True,
-                refdoc=self.env.docname,
-            )
-            return [reference], []
-        return [inline], []
+        if not config.benchdata_label or self.env.docname == config.benchdata_page:
+            return [inline], []
+        reference = addnodes.pending_xref(
+            "",
+            inline,
+            refdomain="std",
+            reftype="ref",
+            reftarget=config.benchdata_label,
+            refexplicit=True,
+            refwarn=True,
+            refdoc=self.env.docname,
+        )
+        return [reference], []
+
+
+class BenchRole(FigureRole):
+    def figure(self, data: Data) -> list[nodes.Node]:
+        path = self.text.strip().split("/")
+        if path[0] in ("date", "machine", "software", "settings", "mode", "groups"):
+            return [nodes.Text(data.fact(path))]
+        if len(path) == 3:
+            text, unstable = data.figure(*path)
+            return figure_nodes(text, unstable, data.threshold)
+        raise LookupError("expected GROUP/CASE/FIELD, or machine/..., date")
 
 
 # The directives.

@@ -34,8 +34,7 @@ from __future__ import annotations
 
 from docutils import nodes
 from docutils.parsers.rst import directives
-from sphinx import addnodes
-from sphinx.util.docutils import SphinxDirective, SphinxRole
+from sphinx.util.docutils import SphinxDirective
 
 from _ext import benchdata, svgplot
 from bench import decide
@@ -185,35 +184,10 @@ class DecidePlot(SphinxDirective):
         return [container]
 
 
-class DecideRole(SphinxRole):
+class DecideRole(benchdata.FigureRole):
     """``breakeven/<connections>/<rps|p99>``: see the module docstring."""
 
-    def run(self):
-        data = benchdata.Data(self.env)
-        self.env.note_dependency(str(data.path))
-        benchdata.note_document(self.env)
-        try:
-            figure = self.figure(data)
-        except LookupError as exc:
-            message = self.inliner.reporter.error(
-                f"{{decide}}`{self.text}`: {exc.args[0]}", line=self.lineno
-            )
-            problem = self.inliner.problematic(self.rawtext, self.rawtext, message)
-            return [problem], [message]
-        inline = nodes.inline("", "", *figure, classes=["bench-figure"])
-        if self.env.docname == self.config.benchdata_page:
-            return [inline], []
-        reference = addnodes.pending_xref(
-            "",
-            inline,
-            refdomain="std",
-            reftype="ref",
-            reftarget=self.config.benchdata_label,
-            refexplicit=True,
-            refwarn=True,
-            refdoc=self.env.docname,
-        )
-        return [reference], []
+    name = "decide"
 
     def figure(self, data: benchdata.Data) -> list[nodes.Node]:
         parts = self.text.strip().split("/")
