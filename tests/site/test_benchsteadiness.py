@@ -11,7 +11,7 @@ CONF = """
 extensions = ["myst_parser", "_ext.benchdata"]
 source_suffix = {".md": "markdown"}
 benchdata_results_glob = "data/full-*.json"
-benchdata_page = "results"
+benchdata_page = "page"
 root_doc = "page"
 """
 
@@ -25,19 +25,6 @@ PAGE = """\
 ```
 
 ```{bench-suite-times}
-```
-"""
-
-RESULTS = """\
----
-orphan: true
----
-
-# Results
-
-(bench-environment)=
-
-```{bench-environment}
 ```
 """
 
@@ -90,9 +77,7 @@ def build_text(tmp_path, data) -> str:
     directory = tmp_path / "src" / "data"
     directory.mkdir(parents=True)
     (directory / "full-1.json").write_text(json.dumps(data))
-    srcdir = write_project(
-        tmp_path / "src", CONF, {"page.md": PAGE, "results.md": RESULTS}
-    )
+    srcdir = write_project(tmp_path / "src", CONF, {"page.md": PAGE})
     result = sphinx_build(srcdir, "html")
     html = (result.outdir / "page.html").read_text()
     text = re.sub(r"<[^>]+>", " ", html).replace("\u00a0", " ")
