@@ -12,6 +12,7 @@ import pytest
 
 from bench import attribution, attribution_worker
 from bench.cases import SUITES
+from tests.support.bench import quick_run
 
 ROOT = Path(__file__).resolve().parents[2]
 # The causal checks of the test run: the measured fall must be at least half
@@ -228,18 +229,8 @@ def test_bad_options_get_a_one_line_error():
 
 
 def test_a_quick_run_of_the_suite_records_its_group(tmp_path):
-    output = tmp_path / "out.json"
-    command = ["run", "--quick", "--only", "attribution", "--output", str(output)]
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", *command],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        env=attribution.worker_env(),
-    )
-    assert result.returncode == 0, result.stderr
-    data = json.loads(output.read_text())["groups"]["attribution"]
+    results, _ = quick_run(tmp_path, "attribution", env=attribution.worker_env())
+    data = results["groups"]["attribution"]
     assert data["suite"] == "attribution"
     assert set(data["breakdown"]) == set(attribution.path_names())
     assert set(data["causal"]) == set(attribution_worker.REMOVALS)

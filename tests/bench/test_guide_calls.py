@@ -1,15 +1,13 @@
 """The guide-calls suite (bench/guide_calls.py): its workers and its groups."""
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench import guide_calls
 from bench.cases import SUITES
+from tests.support.bench import quick_run
 
 ROOT = Path(__file__).resolve().parents[2]
 SLEEP_US = guide_calls.SLEEP_SECONDS * 1e6
@@ -32,18 +30,7 @@ def test_one_call_over_the_default_executor_waits_for_a_thread():
 
 
 def run_suite(tmp_path, env):
-    output = tmp_path / "out.json"
-    command = ["run", "--quick", "--only", "guide-calls", "--output", str(output)]
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", *command],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(output.read_text()), result.stderr
+    return quick_run(tmp_path, "guide-calls", env=env)
 
 
 def test_a_quick_run_without_redis_records_the_other_backends_and_says_why(

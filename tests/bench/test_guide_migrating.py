@@ -1,6 +1,5 @@
 """The guide-migrating suite (bench/guide_migrating.py): its worker and its group."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +8,7 @@ import pytest
 
 from bench import guide_migrating
 from bench.cases import SUITES
+from tests.support.bench import quick_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,17 +35,7 @@ def test_a_bad_command_line_gets_the_usage_not_a_traceback(argv):
 
 
 def test_a_quick_run_measures_every_step(tmp_path):
-    output = tmp_path / "out.json"
-    command = ["run", "--quick", "--only", "guide-migrating", "--output", str(output)]
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", *command],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    data = json.loads(output.read_text())
+    data, _ = quick_run(tmp_path, "guide-migrating")
     group = data["groups"]["guide-migrating"]
     assert group["suite"] == "guide-migrating"
     cases = group["cases"]
