@@ -84,7 +84,7 @@ PROFILES = {
         "warmup_seconds": 1,
         "sse_steps": (GTHREAD_THREADS, 100, 500, 1000),
         "sse_step_timeout": 2,
-        "check_all_sync_seconds": 16,
+        "check_all_sync_seconds": 12,
     },
     "quick": {
         "values": 1,
@@ -92,9 +92,14 @@ PROFILES = {
         "warmup_seconds": 0,
         "sse_steps": (),
         "sse_step_timeout": 2,
-        "check_all_sync_seconds": 16,
+        "check_all_sync_seconds": 12,
     },
 }
+# A case that follows another on the same server needs no second of wrk to
+# warm up: the process is warm, and this many requests, one at a time, warm
+# the case's own path (its view, its URL, its template).
+WARMUP_REQUESTS = 10
+READY_POLL_SECONDS = 0.02  # between readiness polls while a server starts
 
 GROUPS = {
     "servers-trivial": "A trivial view through real servers",
@@ -560,7 +565,7 @@ def wait_until_ready(running: Running, path: str, timeout: float) -> None:
                 f"{running.what} did not answer GET {path} within {timeout:.0f} s:"
                 f" {detail}"
             )
-        time.sleep(0.1)
+        time.sleep(READY_POLL_SECONDS)
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -694,11 +699,21 @@ def measure(
     profile: dict,
     wrk: str,
     headers: dict[str, str] | None = None,
+    *,
+    warm: bool = False,
+    last: bool = False,
 ) -> dict:
+    """Measure ``case`` on ``running``.
+
+    ``warm``: another case has run on this server, so a GET case warms up with
+    :data:`WARMUP_REQUESTS` requests instead of a second of wrk. ``last``: the
+    server stops next, so nothing waits for wrk's queued requests to drain.
+    """
     url = running.base_url + case.path
     seconds, values = profile["value_seconds"], profile["values"]
     if case.group == "servers-check-all" and case.view == "sync":
-        # One request takes about 50 x 200 ms: one value, long enough for one.
+        # One request takes about 50 x 200 ms: one value, long enough for one
+        # with a margin (a second call would only queue behind it).
         seconds, values = profile["check_all_sync_seconds"], 1
     options = {
         "connections": case.connections,
@@ -709,20 +724,27 @@ def measure(
     asgi = SERVERS[case.server].interface == "asgi"
     lag: list[float] = []
 
-    def one_run(seconds: int, *, measured: bool = True) -> dict:
+    def one_run(seconds: int, *, measured: bool = True, drained: bool = True) -> dict:
         if asgi:
             lag_samples(running)  # starts the worker's list afresh
         result = run_wrk(wrk, url, seconds=seconds, **options)
         if asgi and measured:
             lag.extend(lag_samples(running))
-        drain(running, READY_PATHS[case.app])
+        if drained:
+            drain(running, READY_PATHS[case.app])
         return result
 
     if profile["warmup_seconds"] and not (
         case.group == "servers-check-all" and case.view == "sync"
     ):
-        one_run(profile["warmup_seconds"], measured=False)
-    runs = [one_run(seconds) for _ in range(values)]
+        if warm and case.method == "GET":
+            warm_up(running, case.path, WARMUP_REQUESTS)
+        else:
+            one_run(profile["warmup_seconds"], measured=False)
+    runs = [
+        one_run(seconds, drained=not (last and value == values - 1))
+        for value in range(values)
+    ]
     for run in runs:
         errors = sum(run["errors"].values())
         if run["requests"] == 0 or run["errors"]["status"] or errors >= run["requests"]:
@@ -755,6 +777,17 @@ def measure(
     if case.baseline:
         result["baseline"] = case.baseline
     return result
+
+
+def warm_up(running: Running, path: str, requests: int) -> None:
+    """``requests`` GETs of ``path``, one at a time; each must answer 200."""
+    for _ in range(requests):
+        try:
+            status, _ = http_get(running.port, path, timeout=WRK_TIMEOUT)
+        except (OSError, http.client.HTTPException) as exc:
+            raise BenchError(f"{running.what}: warm-up GET {path}: {exc}") from None
+        if status != 200:
+            raise BenchError(f"{running.what}: warm-up GET {path} answered {status}")
 
 
 def lag_samples(running: Running) -> list[float]:
@@ -1088,21 +1121,31 @@ def run(settings: dict, progress) -> dict:
             for (server, app), server_cases in by_server.items():
                 progress.show(f"servers: starting {server} ({app} app)")
                 with start(server, app, env) as running:
-                    for case in server_cases:
+                    for index, case in enumerate(server_cases):
                         progress.show(f"servers: {case.key}")
+                        # The first case warms the server up with wrk; the
+                        # last leaves wrk's queue to the server's stop.
+                        order = {
+                            "warm": index > 0,
+                            "last": index == len(server_cases) - 1,
+                        }
                         if case.group != "servers-check-all":
-                            result = measure(case, running, profile, wrk)
+                            result = measure(case, running, profile, wrk, **order)
                         elif case.view == "async":
                             # One call first: every service checked, and up.
                             first = check_all_once(running, case, headers)
-                            result = measure(case, running, profile, wrk, headers)
+                            result = measure(
+                                case, running, profile, wrk, headers, **order
+                            )
                             result["first_request"] = first
                         else:
                             # The sync twin takes about 50 x 200 ms a call: its
                             # one measured call is all it gets. The async
                             # check shows that the upstream and the login work;
                             # a refused call here is a status error.
-                            result = measure(case, running, profile, wrk, headers)
+                            result = measure(
+                                case, running, profile, wrk, headers, **order
+                            )
                         groups[case.group]["cases"][case.name] = result
                         rate = result["stats"]["mean"]
                         p99 = result["latency_ms"]["p99"]
@@ -1126,6 +1169,7 @@ def run(settings: dict, progress) -> dict:
             "gthread_threads": GTHREAD_THREADS,
             "wrk_threads": 1,
             "wrk": wrk_version(wrk) if wrk else None,
+            "warmup_requests": WARMUP_REQUESTS,
             "profile": {
                 key: list(value) if isinstance(value, tuple) else value
                 for key, value in profile.items()

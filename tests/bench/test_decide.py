@@ -51,6 +51,23 @@ def test_the_command_line_profile_overrides_the_suites_own():
     assert decide.profile_for(settings, "decide-cpu") == expected
 
 
+def test_a_short_wait_runs_for_one_second_and_a_long_one_for_the_profiles():
+    profile = decide.PROFILES["decide-breakeven"]
+    few, many = min(decide.CONNECTIONS), max(decide.CONNECTIONS)
+    short = decide.WaitCase("gunicorn-gthread", decide.SHORT_RUN_MAX_WAIT_MS, few)
+    long = decide.WaitCase("gunicorn-gthread", max(decide.WAITS_MS), few)
+    assert decide.run_profile(short, profile, FULL)["value_seconds"] == 1
+    assert decide.run_profile(long, profile, FULL) == profile
+    # With more connections than threads requests queue: the profile's 2 s.
+    queued = decide.WaitCase("uvicorn", 0, many)
+    assert many > servers.GTHREAD_THREADS >= few
+    assert decide.SHORT_RUN_MAX_CONNECTIONS == servers.GTHREAD_THREADS
+    assert decide.run_profile(queued, profile, FULL) == profile
+    # A run length given on the command line holds for every case.
+    explicit = {**FULL, "explicit": ["value_seconds"]}
+    assert decide.run_profile(short, profile, explicit) == profile
+
+
 def test_without_wrk_every_case_is_skipped_and_no_server_starts(monkeypatch):
     monkeypatch.setenv("BENCH_WRK", "no-such-wrk-here")
 

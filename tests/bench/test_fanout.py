@@ -15,6 +15,14 @@ def test_the_suite_is_registered():
     assert SUITES["fanout"].load() is fanout.run
 
 
+def test_a_full_run_takes_three_processes_unless_told_otherwise():
+    full = {"processes": 5, "values": 5, "explicit": []}
+    assert fanout.processes_for(full) == fanout.FULL_PROCESSES == 3
+    assert fanout.processes_for({**full, "explicit": ["processes"]}) == 5
+    assert fanout.processes_for({**full, "processes": 2}) == 2
+    assert fanout.processes_for({**full, "mode": "quick", "processes": 2}) == 1
+
+
 def test_a_quick_run_times_every_phase(tmp_path):
     output = tmp_path / "out.json"
     command = ["run", "--quick", "--only", "fanout", "--output", str(output)]

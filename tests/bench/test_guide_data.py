@@ -100,6 +100,26 @@ def test_native_cases_compare_with_their_wrapped_counterparts():
 
 
 @pytest.mark.needs_service("postgres")
+def test_the_postgresql_worker_measures_queries_and_renders_no_template():
+    # groups() keeps SQLite's renders only: PostgreSQL's would be time lost.
+    timing = {"values": 1, "value_seconds": 0.001, "warmup_seconds": 0}
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env["DJANGO_SETTINGS_MODULE"] = "sampleproject.settings.test"
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.guide_data", json.dumps(timing)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    records = json.loads(out)
+    assert "guide-orm/wait-gather-10" in records
+    assert not [key for key in records if key.startswith("guide-templates/")]
+
+
+@pytest.mark.needs_service("postgres")
 def test_the_native_worker_makes_no_hop():
     pytest.importorskip("django_async_backend")
     timing = {"values": 1, "value_seconds": 0.001, "warmup_seconds": 0}

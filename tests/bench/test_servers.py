@@ -629,6 +629,43 @@ def test_bench_quick_runs_the_servers_suite_into_well_formed_json(tmp_path):
     assert "requests/s" in result.stdout
 
 
+# Warm-up and draining: what measure() does around its wrk runs.
+
+
+def test_a_warm_server_warms_a_case_with_requests_and_skips_the_last_drain(
+    monkeypatch,
+):
+    calls = []
+    run = {
+        "requests": 100,
+        "seconds": 1.0,
+        "requests_per_second": 100.0,
+        "latency_ms": dict.fromkeys(("p50", "p90", "p99", "mean"), 1.0),
+        "errors": dict.fromkeys(("connect", "read", "write", "status", "timeout"), 0),
+        "bytes": 0,
+    }
+
+    def run_wrk(wrk, url, *, seconds, **options):
+        calls.append(f"wrk {seconds} s")
+        return run
+
+    monkeypatch.setattr(servers, "run_wrk", run_wrk)
+    monkeypatch.setattr(servers, "drain", lambda running, path: calls.append("drain"))
+    monkeypatch.setattr(
+        servers, "warm_up", lambda running, path, n: calls.append(f"{n} GET {path}")
+    )
+    # A WSGI case: no loop-lag samples to fetch.
+    case = servers.ServerCase("servers-trivial", "gunicorn-sync", "raw", "raw", "/t/")
+    running = servers.Running("a server", 1, None, None)
+    profile = servers.PROFILES["full"]
+    servers.measure(case, running, profile, "wrk")
+    assert calls == ["wrk 1 s", "drain"] * 3  # a second of warm-up, two values
+    calls.clear()
+    servers.measure(case, running, profile, "wrk", warm=True, last=True)
+    warm_up = f"{servers.WARMUP_REQUESTS} GET /t/"
+    assert calls == [warm_up, "wrk 1 s", "drain", "wrk 1 s"]
+
+
 # The check-all workload: logged in, through CSRF, every service checked.
 
 
