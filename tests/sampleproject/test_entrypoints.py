@@ -4,6 +4,7 @@ import asyncio
 import importlib
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
@@ -68,8 +69,13 @@ async def test_uvicorn_gets_static_files_in_debug(settings):
 @pytest.mark.django_db
 def test_seed_demo_is_idempotent(capsys):
     call_command("seed_demo", upstream="http://127.0.0.1:9999/")
-    call_command("seed_demo")
+    changed = {"name": "Mail", "interval": timedelta(seconds=60)}
+    Service.objects.filter(slug="email").update(**changed)
+    call_command("seed_demo", upstream="http://127.0.0.1:9999/")
     assert Service.objects.count() == 4
+    # A second run creates nothing and leaves what was changed alone.
+    email = Service.objects.get(slug="email")
+    assert (email.name, email.interval) == (changed["name"], changed["interval"])
     assert Service.objects.get(slug="search").url == "http://127.0.0.1:9999/svc/search"
     assert capsys.readouterr().out.count("4 demo services ready.") == 2
 
