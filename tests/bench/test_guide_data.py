@@ -33,15 +33,18 @@ def test_rows_at_extrapolates_below_the_first_point():
     assert guide_data.rows_at(points, 1_000) == 5
 
 
-@pytest.fixture(scope="module")
-def records():
-    """One real worker run on SQLite, as short as the timing allows."""
-    timing = {"values": 1, "value_seconds": 0.001, "warmup_seconds": 0}
+# One worker run, as short as the timing allows.
+TIMING = {"values": 1, "value_seconds": 0.001, "warmup_seconds": 0}
+
+
+def run_worker(*options: str, sqlite: bool = False) -> dict:
+    """``python -m bench.guide_data``'s records, on SQLite or $DATABASE_URL."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env["DJANGO_SETTINGS_MODULE"] = "sampleproject.settings.test"
-    env.pop("DATABASE_URL", None)
+    if sqlite:
+        env.pop("DATABASE_URL", None)
     out = subprocess.run(
-        [sys.executable, "-m", "bench.guide_data", json.dumps(timing)],
+        [sys.executable, "-m", "bench.guide_data", json.dumps(TIMING), *options],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -49,10 +52,17 @@ def records():
         check=True,
         timeout=120,
     ).stdout
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def records():
+    """One real worker run on SQLite."""
     runs = {
-        ("sqlite", key): [dict(run, process=0)] for key, run in json.loads(out).items()
+        ("sqlite", key): [dict(run, process=0)]
+        for key, run in run_worker(sqlite=True).items()
     }
-    return guide_data.groups(runs, timing, 1, [])
+    return guide_data.groups(runs, TIMING, 1, [])
 
 
 def test_a_run_measures_every_sqlite_case_the_pages_may_cite(records):
@@ -102,19 +112,7 @@ def test_native_cases_compare_with_their_wrapped_counterparts():
 @pytest.mark.needs_service("postgres")
 def test_the_postgresql_worker_measures_queries_and_renders_no_template():
     # groups() keeps SQLite's renders only: PostgreSQL's would be time lost.
-    timing = {"values": 1, "value_seconds": 0.001, "warmup_seconds": 0}
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env["DJANGO_SETTINGS_MODULE"] = "sampleproject.settings.test"
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.guide_data", json.dumps(timing)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    records = json.loads(out)
+    records = run_worker()
     assert "guide-orm/wait-gather-10" in records
     assert not [key for key in records if key.startswith("guide-templates/")]
 
@@ -122,18 +120,6 @@ def test_the_postgresql_worker_measures_queries_and_renders_no_template():
 @pytest.mark.needs_service("postgres")
 def test_the_native_worker_makes_no_hop():
     pytest.importorskip("django_async_backend")
-    timing = {"values": 1, "value_seconds": 0.001, "warmup_seconds": 0}
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env["DJANGO_SETTINGS_MODULE"] = "sampleproject.settings.test"
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.guide_data", json.dumps(timing), "--native"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    records = json.loads(out)
+    records = run_worker("--native")
     assert set(records) == {f"guide-orm/{name}" for name in guide_data.NATIVE_CASES}
     assert all(record["hops"]["sync_to_async"] == 0 for record in records.values())
