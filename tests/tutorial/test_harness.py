@@ -1,5 +1,6 @@
 """The replay harness catches a page that promises what the code does not do."""
 
+import secrets
 import subprocess
 
 import pytest
@@ -98,9 +99,14 @@ def create_ours_drop_theirs(ours: str, theirs: str) -> None:
         subprocess.run(["dropdb", *databases.SERVER, theirs], check=True)
 
 
+def a_readers_database() -> str:
+    """A name like a database the reader keeps: not another test run's."""
+    return f"statusboard_kept_{secrets.token_hex(4)}"
+
+
 def test_the_database_guard_catches_a_dropped_database_and_drops_its_own():
     tools.need("postgres")
-    theirs, ours = databases.run_name(), databases.run_name()
+    theirs, ours = a_readers_database(), databases.run_name()
     createdb(theirs)  # a database the part did not create
     try:
         with pytest.raises(databases.DatabaseLost, match=theirs):
@@ -113,7 +119,7 @@ def test_the_database_guard_catches_a_dropped_database_and_drops_its_own():
 
 def test_the_database_guard_leaves_other_databases_alone():
     tools.need("postgres")
-    theirs, ours = databases.run_name(), databases.run_name()
+    theirs, ours = a_readers_database(), databases.run_name()
     createdb(theirs)
     try:
         with databases.guarded(ours):
@@ -121,3 +127,14 @@ def test_the_database_guard_leaves_other_databases_alone():
         assert theirs in databases.databases()
     finally:
         subprocess.run(["dropdb", *databases.SERVER, "--if-exists", theirs])
+
+
+def test_another_test_runs_database_may_come_and_go():
+    # Django's test databases and other replays' own are dropped by their runs.
+    tools.need("postgres")
+    for theirs in (f"test_statusboard_{secrets.token_hex(4)}", databases.run_name()):
+        createdb(theirs)
+        try:
+            create_ours_drop_theirs(databases.run_name(), theirs)
+        finally:
+            subprocess.run(["dropdb", *databases.SERVER, "--if-exists", theirs])
