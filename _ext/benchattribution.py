@@ -286,9 +286,7 @@ class AttributionPlot(SphinxDirective):
         alt = " ".join(self.options.get("alt", "").split())
         if not alt:
             raise self.error("attribution-plot: the :alt: option is required")
-        data = benchdata.Data(self.env)
-        self.env.note_dependency(str(data.path))
-        benchdata.note_document(self.env)
+        data = benchdata.data_for(self.env)
         if missing(data):
             text = nodes.Text(f"Plot of {alt[0].lower()}{alt[1:]}: ")
             return [nodes.paragraph("", "", text, *benchdata.not_measured_nodes())]
@@ -317,9 +315,7 @@ class AttributionTable(SphinxDirective):
     has_content = False
 
     def run(self):
-        data = benchdata.Data(self.env)
-        self.env.note_dependency(str(data.path))
-        benchdata.note_document(self.env)
+        data = benchdata.data_for(self.env)
         if missing(data):
             text = nodes.Text("The breakdown per path: ")
             return [nodes.paragraph("", "", text, *benchdata.not_measured_nodes())]

@@ -206,6 +206,17 @@ def figure_nodes(text: str, unstable: bool, threshold: float) -> list[nodes.Node
     return result
 
 
+def data_for(env) -> Data:
+    """The run's data, for a role or directive of the document being read.
+
+    Notes that the document shows it, so a newer results file rebuilds it.
+    """
+    data = Data(env)
+    env.note_dependency(str(data.path))
+    note_document(env)
+    return data
+
+
 class Data:
     """The loaded results, with lookups that fail with a useful message."""
 
@@ -319,9 +330,7 @@ class FigureRole(SphinxRole):
         raise NotImplementedError
 
     def run(self):
-        data = Data(self.env)
-        self.env.note_dependency(str(data.path))
-        note_document(self.env)
+        data = data_for(self.env)
         try:
             figure = self.figure(data)
         except NotMeasured:
@@ -396,9 +405,7 @@ class BenchTable(SphinxDirective):
     has_content = False
 
     def run(self):
-        data = Data(self.env)
-        self.env.note_dependency(str(data.path))
-        note_document(self.env)
+        data = data_for(self.env)
         name = self.arguments[0]
         builders = {
             "request-paths": self.request_paths,
@@ -782,9 +789,7 @@ class BenchPlot(SphinxDirective):
                 f"bench-plot {name}: the :alt: option is required"
                 " (what the chart shows, in words)"
             )
-        data = Data(self.env)
-        self.env.note_dependency(str(data.path))
-        note_document(self.env)
+        data = data_for(self.env)
         plot, render, title, x_label, y_label = PLOTS[name]
         try:
             categories, series = plot(data)
@@ -801,9 +806,7 @@ class BenchEnvironment(SphinxDirective):
     has_content = False
 
     def run(self):
-        data = Data(self.env)
-        self.env.note_dependency(str(data.path))
-        note_document(self.env)
+        data = data_for(self.env)
         run = data.data
         machine, software, settings = run["machine"], run["software"], run["settings"]
         items = [

@@ -166,9 +166,7 @@ class DecidePlot(SphinxDirective):
         alt = " ".join(self.options.get("alt", "").split())
         if not alt:
             raise self.error(f"decide-plot {name}: the :alt: option is required")
-        data = benchdata.Data(self.env)
-        self.env.note_dependency(str(data.path))
-        benchdata.note_document(self.env)
+        data = benchdata.data_for(self.env)
         if missing(data):
             text = nodes.Text(f"Plot of {alt[0].lower()}{alt[1:]}: ")
             return [nodes.paragraph("", "", text, *benchdata.not_measured_nodes())]

@@ -91,9 +91,7 @@ class BenchSteadiness(SphinxDirective):
     has_content = False
 
     def run(self):
-        data = benchdata.Data(self.env)
-        self.env.note_dependency(str(data.path))
-        benchdata.note_document(self.env)
+        data = benchdata.data_for(self.env)
         which = self.arguments[0] if self.arguments else "groups"
         if which == "groups":
             header = ["Group", "Measured", "Figures", "Median CV", "Above 3 %"]
@@ -116,9 +114,7 @@ class BenchSuiteTimes(SphinxDirective):
     has_content = False
 
     def run(self):
-        data = benchdata.Data(self.env)
-        self.env.note_dependency(str(data.path))
-        benchdata.note_document(self.env)
+        data = benchdata.data_for(self.env)
         times = data.data.get("suite_seconds")
         if not times:
             text = "This run predates the harness recording each suite's time."
