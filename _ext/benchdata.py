@@ -309,6 +309,8 @@ class Data:
                 return format_field("factor", value)
             if path[-1] == "cv_threshold":  # settings/cv_threshold: a percentage
                 return f"{value:.0%}"
+            if path[-1] == "suite_seconds":  # groups/<group>/suite_seconds
+                return f"{value:.0f}{NBSP}s"
             return f"{value:.2f}"
         return str(value)
 

@@ -1,4 +1,4 @@
-"""The methodology page's steadiness and run-time tables come from the run's data."""
+"""The steadiness and run-time tables, and a suite's time, come from the run's data."""
 
 import json
 import re
@@ -26,6 +26,8 @@ PAGE = """\
 
 ```{bench-suite-times}
 ```
+
+The servers took {bench}`groups/servers-trivial/suite_seconds`.
 """
 
 
@@ -43,12 +45,13 @@ def results(with_times=True):
             }
         },
         "servers-trivial": {
+            "suite_seconds": 300.9,
             "cases": {
                 "uvicorn.raw": {
                     "stats": stats.summarize([1000.0, 1040.0]),
                     "unstable": False,
                 }
-            }
+            },
         },
     }
     stats.add_summaries(groups)
@@ -102,6 +105,7 @@ def test_the_page_renders_both_tables_and_the_times(tmp_path):
     assert "request-paths in process 2 7.8 % 1 1" in text
     assert "request-paths/asgi-sync-trivial 14.1 %" in text
     assert "cases 101 s servers 301 s all of it 512 s" in text
+    assert "The servers took 301 s" in text
 
 
 def test_a_run_without_times_says_so(tmp_path):
