@@ -4,8 +4,7 @@ import itertools
 import json
 import re
 
-from bs4 import BeautifulSoup
-
+from tests.support.site import parsed
 from tests.support.sphinx import ROOT
 
 
@@ -51,7 +50,7 @@ def test_references_point_at_pinned_docs(built_site):
 def diagrams(built_site):
     """Every diagram on the built pages, as (page, div.graphviz) pairs."""
     for html in sorted((built_site / "docs").rglob("*.html")):
-        soup = BeautifulSoup(html.read_text(), "html.parser")
+        soup = parsed(html)
         for div in soup.select("div.graphviz"):
             yield html.relative_to(built_site), div
 
@@ -132,7 +131,7 @@ def test_diagrams_are_drawn_by_graphviz_pure_from_the_venv(built_site):
 def test_scrolling_code_blocks_and_tables_take_keyboard_focus(built_site):
     blocks = tables = 0
     for html in sorted(built_site.rglob("*.html")):
-        soup = BeautifulSoup(html.read_text(), "html.parser")
+        soup = parsed(html)
         for element in soup.select("div.highlight > pre, div.table-wrapper"):
             assert element.get("tabindex") == "0", (html, str(element)[:80])
             blocks += element.name == "pre"
@@ -144,7 +143,7 @@ def test_scrolling_code_blocks_and_tables_take_keyboard_focus(built_site):
 def test_headings_in_navigation_have_a_level(built_site):
     captions = 0
     for html in sorted(built_site.rglob("*.html")):
-        soup = BeautifulSoup(html.read_text(), "html.parser")
+        soup = parsed(html)
         for heading in soup.select('[role="heading"]'):
             assert heading.get("aria-level") == "2", (html, str(heading)[:80])
             captions += 1
@@ -152,8 +151,7 @@ def test_headings_in_navigation_have_a_level(built_site):
 
 
 def test_pages_name_a_favicon(built_site):
-    html = (built_site / "index.html").read_text()
-    icon = BeautifulSoup(html, "html.parser").find("link", rel="icon")
+    icon = parsed(built_site / "index.html").find("link", rel="icon")
     assert icon is not None
     assert icon["href"] == "_static/favicon.svg"
     assert (built_site / "_static" / "favicon.svg").read_text().startswith("<svg")
@@ -165,11 +163,11 @@ def pages(built_site):
         name = str(html.relative_to(built_site))
         if name.startswith("_") or name in ("search.html", "genindex.html"):
             continue
-        yield name, BeautifulSoup(html.read_text(), "html.parser")
+        yield name, parsed(html)
 
 
 def baseurl(built_site):
-    soup = BeautifulSoup((built_site / "index.html").read_text(), "html.parser")
+    soup = parsed(built_site / "index.html")
     return soup.find("link", rel="canonical")["href"].removesuffix("index.html")
 
 
@@ -208,7 +206,7 @@ def test_sitemap_lists_every_page_and_robots_txt_points_at_it(built_site):
 
 
 def test_the_404_page_has_navigation_with_absolute_links(built_site):
-    soup = BeautifulSoup((built_site / "404.html").read_text(), "html.parser")
+    soup = parsed(built_site / "404.html")
     assert soup.find("h1").get_text(strip=True).startswith("Page not found")
     assert soup.find("meta", attrs={"name": "robots"})["content"] == "noindex"
     # Served for any missing URL, at any depth: its links cannot be relative.
@@ -225,9 +223,7 @@ def test_the_404_page_has_navigation_with_absolute_links(built_site):
 
 
 def test_pages_link_to_their_source_in_the_repository(built_site):
-    soup = BeautifulSoup(
-        (built_site / "docs" / "guides" / "cache.html").read_text(), "html.parser"
-    )
+    soup = parsed(built_site / "docs" / "guides" / "cache.html")
     edit = soup.find("a", rel="edit")["href"]
     assert re.fullmatch(
         r"https://github\.com/[^/]+/[^/]+/edit/[^/]+/docs/guides/cache\.md", edit
@@ -282,8 +278,7 @@ def test_search_index_keeps_plot_labels_apart(built_site):
     # Sphinx indexes a raw HTML block with its tags stripped: labels of adjacent
     # <text> elements in a plot once merged into words like async_to_syncasgiref.
     terms = search_index(built_site)["terms"]
-    html = (built_site / "docs" / "performance" / "versions.html").read_text()
-    soup = BeautifulSoup(html, "html.parser")
+    soup = parsed(built_site / "docs" / "performance" / "versions.html")
     labels = [
         t.get_text() for svg in soup.select("svg.bench-plot") for t in svg("text")
     ]

@@ -12,6 +12,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from _ext.tutorialpage import parse_page
+from tests.support.site import parsed
 from tests.support.sphinx import ROOT
 
 PAGES = sorted(
@@ -27,8 +28,7 @@ SOURCE_CAPTION = re.compile(r"^(?P<object>\S+) in (?P<path>\S+) \(\S+ [^)]+\)$")
 
 
 def captions(html_page: Path) -> list[BeautifulSoup]:
-    soup = BeautifulSoup(html_page.read_text(), "html.parser")
-    return soup.select(".code-block-caption .caption-text")
+    return parsed(html_page).select(".code-block-caption .caption-text")
 
 
 def html_for(page: Path, site: Path) -> Path:

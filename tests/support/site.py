@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -24,9 +25,26 @@ PAGE_KINDS = {
 }
 
 
+def parsed(page: Path) -> BeautifulSoup:
+    """A built page, parsed once for the whole test session.
+
+    The site's checks read every page, several times over, and html.parser
+    takes seconds for the whole site. The cache is keyed on the file's size and
+    modification time as well, so a rebuilt page is parsed again. Callers must
+    not change the tree they get.
+    """
+    stat = page.stat()
+    return _parse(page.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.cache
+def _parse(page: Path, mtime_ns: int, size: int) -> BeautifulSoup:
+    return BeautifulSoup(page.read_text(), "html.parser")
+
+
 def base_path(built_site: Path) -> str:
     """The path the site is published under (/en/latest/ on Read the Docs)."""
-    index = BeautifulSoup((built_site / "index.html").read_text(), "html.parser")
+    index = parsed(built_site / "index.html")
     path = urlparse(index.find("link", rel="canonical")["href"]).path
     return path.removesuffix("index.html")
 
