@@ -82,8 +82,67 @@ def interference(case: dict) -> str | None:
     )
 
 
+def one_process_apart(case: dict) -> str | None:
+    """The process whose mean stands apart, if the others agree without it.
+
+    On a shared machine a whole process now and then runs slower (or faster)
+    than the rest from its first value to its last, with its core to itself
+    by ``core_share``: something outside the process, not the case's own
+    mechanism. Named only when leaving that one process out brings the
+    figure's coefficient of variation within the threshold.
+    """
+    runs = [run["values_us"] for run in case["runs"] if run["values_us"]]
+    if len(runs) < 3:
+        return None
+    left_out = []
+    for index in range(len(runs)):
+        rest = [value for other in runs[:index] + runs[index + 1 :] for value in other]
+        left_out.append((summarize(rest)["cv"], index))
+    cv, index = min(left_out)
+    if cv > CV_THRESHOLD:
+        return None
+    means = [statistics.fmean(values) for values in runs]
+    apart = means[index] / statistics.median(means[:index] + means[index + 1 :]) - 1
+    return (
+        f"one process of {len(runs)} stands apart, its mean {apart:+.1%} from the"
+        f" others' median; without it the coefficient of variation is {cv:.1%}"
+    )
+
+
+# A value further than this many robust standard deviations (1.4826 times the
+# median absolute deviation) from the figure's median is an outlier.
+OUTLIER_MADS = 3.0
+
+
+def values_apart(case: dict) -> str | None:
+    """The outlying values, if the rest agree within the threshold without them.
+
+    A burst of load from outside the process (another virtual machine on the
+    same host, say) slows a value or two and leaves the rest alone.
+    """
+    values = [value for run in case["runs"] for value in run["values_us"]]
+    if len(values) < 5:
+        return None
+    middle = statistics.median(values)
+    mad = 1.4826 * statistics.median(abs(value - middle) for value in values)
+    apart = [value for value in values if abs(value - middle) > OUTLIER_MADS * mad]
+    rest = [value for value in values if abs(value - middle) <= OUTLIER_MADS * mad]
+    if not apart or len(rest) < 2 or summarize(rest)["cv"] > CV_THRESHOLD:
+        return None
+    furthest = max(apart, key=lambda value: abs(value - middle)) / middle - 1
+    return (
+        f"{len(apart)} of {len(values)} values stand apart, up to {furthest:+.0%}"
+        f" from the median; without them the coefficient of variation is"
+        f" {summarize(rest)['cv']:.1%}"
+    )
+
+
 def reason(case: dict, pinned: bool = False) -> str:
     """Why a flagged case spreads: what was measured, else what it runs.
+
+    In that order: values that lost their core to another process, one
+    process whose mean stands apart, a few values that stand apart, then what
+    the case's requests do.
 
     ``pinned``: the workers ran on one core, so their CPU time over wall time
     measures what other processes took (without pinning, a thread waiting
@@ -91,6 +150,10 @@ def reason(case: dict, pinned: bool = False) -> str:
     """
     if pinned and "runs" in case:
         found = interference(case)
+        if found:
+            return found
+    if "runs" in case:
+        found = one_process_apart(case) or values_apart(case)
         if found:
             return found
     params = case.get("params", {})

@@ -500,3 +500,30 @@ def test_a_value_that_lost_its_core_names_the_reason():
     assert stats.reason(dipped, pinned=False) == stats.UNEXPLAINED
     # A case that idles a little in every value (it starts threads) is not hit.
     assert stats.reason(case(0.93, 0.94, 0.93), pinned=True) == stats.UNEXPLAINED
+
+
+def flagged_reason(*processes: list[float]) -> str:
+    runs = [{"values_us": list(values)} for values in processes]
+    groups = {"g": {"cases": {"c": {"params": {"view": "sync"}, "runs": runs}}}}
+    assert stats.add_summaries(groups) == 1
+    return groups["g"]["cases"]["c"]["unstable_reason"]
+
+
+def test_a_process_that_stands_apart_is_named_with_its_offset():
+    steady = [100.0, 101.0, 99.0, 100.0, 100.0]
+    slow = [110.0, 111.0, 109.0, 110.0, 110.0]
+    why = flagged_reason(steady, steady, slow, steady, steady)
+    assert why.startswith("one process of 5 stands apart, its mean +10.0%"), why
+    # Two slow processes are not one process apart.
+    assert not flagged_reason(steady, slow, slow, steady).startswith("one process")
+
+
+def test_values_that_stand_apart_are_named_when_the_rest_agree():
+    # A burst in two values of two different processes, not a slow process.
+    first = [100.0, 101.0, 99.0, 130.0, 100.0]
+    second = [100.0, 99.0, 101.0, 100.0, 125.0]
+    why = flagged_reason(first, second, [100.0, 100.5, 99.5, 100.0, 101.0])
+    assert why.startswith("2 of 15 values stand apart, up to +30%"), why
+    # Values spread evenly have no outliers: the case's own reason stands.
+    even = [80.0, 90.0, 100.0, 110.0, 120.0]
+    assert flagged_reason(even, even, even) == stats.UNEXPLAINED

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -287,3 +288,23 @@ def test_quick_suites_write_every_figure_with_versions_and_threads(tmp_path):
     assert set(asgiref["cases"]) == expected
     assert asgiref["cases"][f"asgiref-{newest}-wsgi-sync"]["threads_per_request"] == 0
     assert asgiref["cases"][f"asgiref-{newest}-asgi-sync"]["threads_per_request"] >= 1
+
+
+def test_environments_are_created_side_by_side_in_order(monkeypatch):
+    running, most = [], []
+
+    def fake(python, version, packages):
+        running.append(packages["django"])
+        most.append(len(running))
+        time.sleep(0.05)
+        running.remove(packages["django"])
+        if packages["django"] == "bad":
+            raise cli.BenchError("cannot create bad")
+        return Path(packages["django"])
+
+    monkeypatch.setattr(versions, "environment", fake)
+    wanted = [("python", "3.13", {"django": str(n)}) for n in range(6)]
+    assert versions.environments(wanted) == [Path(str(n)) for n in range(6)]
+    assert max(most) == versions.ENVIRONMENTS_AT_ONCE
+    with pytest.raises(cli.BenchError, match="cannot create bad"):
+        versions.environments([*wanted, ("python", "3.13", {"django": "bad"})])
