@@ -131,7 +131,9 @@ def run(settings: dict, progress) -> dict:
     command = [sys.executable, "-m", "bench.attribution_worker"]
     for name in ("values", "value_seconds", "warmup_seconds"):
         command += [f"--{name.replace('_', '-')}", str(profile[name])]
-    workers = Workers(worker_env())
+    # On one core, as the in-process cases: a hop's cost depends on the core its
+    # thread wakes on (bench.cli.Workers).
+    workers = Workers(worker_env(), pin=settings.get("pin", False))
     progress.add(processes)
     records = []
     try:

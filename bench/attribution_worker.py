@@ -46,7 +46,13 @@ from collections import Counter
 from concurrent.futures import Future
 from contextlib import contextmanager
 
-from bench.portable import asgi_runner, calibrate, positive_float, wsgi_runner
+from bench.portable import (
+    asgi_runner,
+    calibrate,
+    positive_float,
+    settle,
+    wsgi_runner,
+)
 
 # The request paths: (handler, view); each with no middleware and with
 # startproject's seven.
@@ -477,6 +483,7 @@ def measure(values: int, value_seconds: float, warmup_seconds: float, only=()) -
             known = ", ".join(measurements)
             raise LookupError(f"unknown measurement {unknown[0]!r}: use {known}")
         measurements = {name: measurements[name] for name in only}
+    settle()
     for name, timed in measurements.items():
         timed.time(loop, 1)
         check_response(name, timed)

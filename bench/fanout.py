@@ -139,6 +139,7 @@ async def measure(values: int) -> dict:
     import httpx
     from django.conf import settings
 
+    from bench.portable import settle
     from sampleproject.board.checker import check_all
     from sampleproject.board.httpclient import make_async_client, ssl_context
     from sampleproject.board.models import Service
@@ -162,6 +163,7 @@ async def measure(values: int) -> dict:
     def timed(name: str, started: float, calls: int = 1) -> None:
         out[name].append((time.perf_counter() - started) / calls * 1e6)
 
+    settle()
     try:
         for _ in range(values + 1):  # the first round warms
             started = time.perf_counter()

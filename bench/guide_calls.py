@@ -83,7 +83,10 @@ def run(settings: dict, progress) -> dict:
     redis_url = os.environ.get("REDIS_URL", "")
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    # The executor's cases time threads running side by side: not on one core.
+    # The cache's calls hop to a thread and back, as the in-process cases do.
     workers = Workers(env)
+    cache_workers = Workers(env, pin=settings.get("pin", False))
     progress.add(2 * processes)
     executor_runs: list[dict] = []
     cache_runs: list[dict] = []
@@ -98,11 +101,12 @@ def run(settings: dict, progress) -> dict:
             executor_runs.append({"process": process, **json.loads(out)})
             progress.step(f"guide-calls: executor (process {process + 1}/{processes})")
             command = [*module, "cache", "--values", str(values), "--calls", str(calls)]
-            out = workers.run([], "guide-calls: cache", command=command)
+            out = cache_workers.run([], "guide-calls: cache", command=command)
             cache_runs.append({"process": process, **json.loads(out)})
             progress.step(f"guide-calls: cache (process {process + 1}/{processes})")
     finally:
         workers.stop()
+        cache_workers.stop()
     skipped = []
     if not redis_url:
         progress.note("guide-calls: skipped Redis: REDIS_URL is not set")
@@ -148,7 +152,9 @@ def cache_group(records: list[dict], skipped: list[dict]) -> dict:
         ]
         if not runs:
             continue
-        case = {"label": label, "params": {}, "unit": "us", "runs": runs}
+        # The backend's name, which says whether a call waits on a server.
+        params = {"backend": name.rsplit("-", 1)[0]}
+        case = {"label": label, "params": params, "unit": "us", "runs": runs}
         if base:
             case["baseline"] = base
         cases[name] = case
@@ -232,6 +238,7 @@ def configure_django(directory: str, redis_url: str) -> dict:
 def measure_cache(values: int, calls: int) -> dict:
     import asyncio
 
+    from bench.portable import settle
     from snippets.internals.hops import count_hops
 
     redis_url = os.environ.get("REDIS_URL", "")
@@ -253,6 +260,7 @@ def measure_cache(values: int, calls: int) -> dict:
                     backend.get(key)
                 return (time.perf_counter() - started) / calls * 1e6
 
+            settle()
             sync_value()  # warm
             results[f"{name}-get"] = {
                 "values_us": [sync_value() for _ in range(values)],

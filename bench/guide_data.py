@@ -131,7 +131,7 @@ def run(settings: dict, progress) -> dict:
     progress.add(processes * len(databases))
     records: dict[str, list] = {}
     for database, env in databases.items():
-        workers = Workers(env)
+        workers = Workers(env, pin=settings.get("pin", False))
         for process in range(processes):
             command = [sys.executable, "-m", "bench.guide_data", json.dumps(timing)]
             command += ["--native"] if database == "native" else []
@@ -235,6 +235,8 @@ def measure(call, timing: dict, run) -> list[float]:
     times, each on the loop that ``run`` (an :class:`asyncio.Runner`'s) uses."""
     import time
 
+    from bench.portable import settle
+
     async def timed(loops: int) -> float:
         started = time.perf_counter()
         for _ in range(loops):
@@ -242,6 +244,7 @@ def measure(call, timing: dict, run) -> list[float]:
         return time.perf_counter() - started
 
     async def values() -> list[float]:
+        settle()
         loops, spent = 1, await timed(1)
         deadline = time.perf_counter() + timing["warmup_seconds"]
         while time.perf_counter() < deadline:

@@ -166,7 +166,11 @@ def reason(case: dict, pinned: bool = False) -> str:
         or path == "wsgi-async"
     ):
         return HAND_OFF
-    if params.get("database") in ("postgresql", "redis"):
+    # "native" is guide-data's django-async-backend, on PostgreSQL too; a cache
+    # case names its backend.
+    if params.get("database") in ("postgresql", "native", "redis") or params.get(
+        "backend", ""
+    ).startswith("redis"):
         return SERVICE
     return UNEXPLAINED
 
