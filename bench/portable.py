@@ -190,8 +190,8 @@ def settle():
     A full collection walks every object the process holds. With Django set
     up that took about 30 ms here, and whichever value of the attribution
     suite (28 ms each) it fell in ran about twice as slow as the others
-    (their median CV went from 15 % to 2 %). Frozen objects are left out of every later
-    collection (``gc.freeze``, Python 3.7+), so a collection walks what the
+    (their median CV went from 15 % to 2 %). Frozen objects are left out of
+    every later collection (``gc.freeze``, Python 3.7+), so a collection walks what the
     case itself allocates, and its cost stays in the values that cause it.
     """
     gc.collect()

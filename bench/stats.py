@@ -124,16 +124,19 @@ def values_apart(case: dict) -> str | None:
     if len(values) < 5:
         return None
     middle = statistics.median(values)
-    mad = 1.4826 * statistics.median(abs(value - middle) for value in values)
-    apart = [value for value in values if abs(value - middle) > OUTLIER_MADS * mad]
-    rest = [value for value in values if abs(value - middle) <= OUTLIER_MADS * mad]
-    if not apart or len(rest) < 2 or summarize(rest)["cv"] > CV_THRESHOLD:
+    bound = OUTLIER_MADS * 1.4826 * statistics.median(abs(v - middle) for v in values)
+    apart, rest = [], []
+    for value in values:
+        (apart if abs(value - middle) > bound else rest).append(value)
+    if not apart or len(rest) < 2:
+        return None
+    cv = summarize(rest)["cv"]
+    if cv > CV_THRESHOLD:
         return None
     furthest = max(apart, key=lambda value: abs(value - middle)) / middle - 1
     return (
         f"{len(apart)} of {len(values)} values stand apart, up to {furthest:+.0%}"
-        f" from the median; without them the coefficient of variation is"
-        f" {summarize(rest)['cv']:.1%}"
+        f" from the median; without them the coefficient of variation is {cv:.1%}"
     )
 
 
@@ -168,9 +171,8 @@ def reason(case: dict, pinned: bool = False) -> str:
         return HAND_OFF
     # "native" is guide-data's django-async-backend, on PostgreSQL too; a cache
     # case names its backend.
-    if params.get("database") in ("postgresql", "native", "redis") or params.get(
-        "backend", ""
-    ).startswith("redis"):
+    database, backend = params.get("database"), params.get("backend", "")
+    if database in ("postgresql", "native", "redis") or backend.startswith("redis"):
         return SERVICE
     return UNEXPLAINED
 
