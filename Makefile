@@ -74,7 +74,7 @@ test: $(STAMP) $(DOC8_VENV)/.installed  ## Run every check: lint, html (fresh), 
 run: $(STAMP)  ## Run the sample project on http://127.0.0.1:8000 (PORT=...) with the fake upstream on 8001 (UPSTREAM_PORT=...) and the checker
 	$(BIN)/python -m sampleproject.devserver --port $(PORT) --upstream-port $(UPSTREAM_PORT)
 
-bench: $(STAMP)  ## Measure paths, middleware, bridges, Django/asgiref versions, real servers, guides, recipes (about 13 min on 2 cores; suite_seconds in the JSON has each part's time)
+bench: $(STAMP)  ## Measure paths, middleware, bridges, Django/asgiref versions, real servers, guides, recipes (under 10 min on 2 cores; suite_seconds in the JSON has each part's time)
 	$(BIN)/python -m bench run
 
 bench-quick: $(STAMP)  ## Smoke-run the benchmarks (under 1 min) into _build/bench/quick.json

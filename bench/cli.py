@@ -33,14 +33,19 @@ from bench.cases import GROUPS, SUITES, Case, select_all
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_VERSION = 1
-# The in-process cases take about 130 s of a full run (suite_seconds in the
-# results has each part's time). Five processes rather than seven, to keep the
-# whole run's time down: with workers pinned to one core (Workers, below) the
-# processes' means disagreed by about as much with five as with seven.
+# The in-process cases take about 70 s of a full run (suite_seconds in the
+# results has each part's time), a good part of it starting processes: a
+# worker spends about 0.45 s importing and setting up Django before its first
+# value. Three processes of four values, down from five of five, to keep the
+# whole run under ten minutes. In a full run of five by five (2026-12-05),
+# these cases' CVs recomputed from the first three processes' first four
+# values had a median of 2.0% (2.8% from all) and 7 of 21 above 3% (10 from
+# all). The spread did not grow; fewer processes only catch fewer of the slow
+# ones a shared host makes now and then, and the flag names those it catches.
 PROFILES = {
     "full": {
-        "processes": 5,
-        "values": 5,
+        "processes": 3,
+        "values": 4,
         "value_seconds": 0.1,
         "warmup_seconds": 0.2,
         "pin": True,

@@ -113,8 +113,8 @@ CPU_SETUPS = {
 # that a request waiting 250 ms behind 150 others (about 1 s) still completes
 # inside it. Values given on the command line override both.
 PROFILES = {
-    BREAKEVEN_GROUP: {"values": 2, "value_seconds": 2, "warmup_seconds": 1},
-    CPU_GROUP: {"values": 3, "value_seconds": 1, "warmup_seconds": 1},
+    BREAKEVEN_GROUP: {"values": 2, "value_seconds": 2, "warmup_seconds": 0.5},
+    CPU_GROUP: {"values": 2, "value_seconds": 1, "warmup_seconds": 0.5},
 }
 # A break-even point with a short wait and no queue lasts 1 s instead. A
 # connection completes whole requests only, so a run counts floor(run / wait)
@@ -251,7 +251,7 @@ def measure_beside(
     seconds = profile["value_seconds"]
     runs, loads, lag = [], [], []
 
-    def one_run(seconds: int) -> tuple[dict, dict | None]:
+    def one_run(seconds: float) -> tuple[dict, dict | None]:
         if asgi:
             servers.lag_samples(running)  # starts the worker's list afresh
         with concurrent.futures.ThreadPoolExecutor(1) as pool:

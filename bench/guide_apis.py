@@ -99,7 +99,9 @@ def group(records: list[dict], timing: dict, processes: int) -> dict:
             }
             for record in records
         ]
-        case = {"label": label, "params": {}, "unit": "us", "runs": runs}
+        counted = runs[0]["hops"]
+        hops = counted.get("sync_to_async", 0) + counted.get("async_to_sync", 0)
+        case = {"label": label, "params": {"hops": hops}, "unit": "us", "runs": runs}
         if name != BASELINE:
             case["baseline"] = BASELINE
         result[name] = case

@@ -76,12 +76,18 @@ CHECK_ALL_DELAY = 0.2  # seconds each fake upstream service takes to answer
 
 # Per mode: how long each case is measured. The in-process profile (tenths of
 # a second per value) is too short for a load generator, so the suite keeps its
-# own unless the command line gives values explicitly.
+# own unless the command line gives values explicitly. A trivial view keeps
+# the worker busy from the first request to the last, so its rate does not
+# depend on the run's length: half a second gives the same rate as a second.
+# A view that waits is different: each connection's request in flight at the
+# stop is lost, a share of the run that halves as the run doubles, so those
+# runs keep a whole second.
 PROFILES = {
     "full": {
         "values": 2,
         "value_seconds": 1,
-        "warmup_seconds": 1,
+        "trivial_value_seconds": 0.5,
+        "warmup_seconds": 0.5,
         "sse_steps": (GTHREAD_THREADS, 100, 500, 1000),
         "sse_step_timeout": 2,
         "check_all_sync_seconds": 12,
@@ -89,6 +95,7 @@ PROFILES = {
     "quick": {
         "values": 1,
         "value_seconds": 1,
+        "trivial_value_seconds": 1,
         "warmup_seconds": 0,
         "sse_steps": (),
         "sse_step_timeout": 2,
@@ -654,32 +661,49 @@ def run_wrk(
     url: str,
     *,
     connections: int,
-    seconds: int,
+    seconds: float,
     method: str = "GET",
     headers: dict[str, str] | None = None,
 ) -> dict:
-    command = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s"]
+    """One wrk run of ``seconds`` (fractions allowed), parsed by :func:`parse_wrk`.
+
+    wrk's ``-d`` takes whole seconds, and a run outlasts it by up to 0.1 s
+    (wrk's threads look at the stop flag every 100 ms). So wrk gets a second
+    more than asked, and SIGINT at ``seconds``: wrk treats it as the end of the
+    run, stops at once and still reports, with the time the run really took.
+    """
+    command = [wrk, "-t1", f"-c{connections}", f"-d{math.ceil(seconds) + 1}s"]
     command += ["--timeout", f"{WRK_TIMEOUT}s", "-s", str(LUA)]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     command.append(url)
     env = dict(os.environ, WRK_METHOD=method)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=die_with_parent,
+    )
     try:
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=seconds + WRK_TIMEOUT + 10,
-        )
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=WRK_TIMEOUT + 10)
     except subprocess.TimeoutExpired:
         raise BenchError(f"wrk did not finish: {url}") from None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     try:
-        return parse_wrk(result.stdout)
+        return parse_wrk(stdout)
     except ValueError:
-        detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
+        detail = (stderr.strip() or stdout.strip()).splitlines()
         raise BenchError(
-            f"wrk failed on {url}: {detail[-1] if detail else result.returncode}"
+            f"wrk failed on {url}: {detail[-1] if detail else process.returncode}"
         ) from None
 
 
@@ -706,11 +730,13 @@ def measure(
     """Measure ``case`` on ``running``.
 
     ``warm``: another case has run on this server, so a GET case warms up with
-    :data:`WARMUP_REQUESTS` requests instead of a second of wrk. ``last``: the
+    :data:`WARMUP_REQUESTS` requests instead of a run of wrk. ``last``: the
     server stops next, so nothing waits for wrk's queued requests to drain.
     """
     url = running.base_url + case.path
     seconds, values = profile["value_seconds"], profile["values"]
+    if case.group == "servers-trivial":
+        seconds = profile["trivial_value_seconds"]
     if case.group == "servers-check-all" and case.view == "sync":
         # One request takes about 50 x 200 ms: one value, long enough for one
         # with a margin (a second call would only queue behind it).
@@ -724,7 +750,7 @@ def measure(
     asgi = SERVERS[case.server].interface == "asgi"
     lag: list[float] = []
 
-    def one_run(seconds: int, *, measured: bool = True, drained: bool = True) -> dict:
+    def one_run(seconds: float, *, measured: bool = True, drained: bool = True) -> dict:
         if asgi:
             lag_samples(running)  # starts the worker's list afresh
         result = run_wrk(wrk, url, seconds=seconds, **options)
@@ -910,6 +936,10 @@ async def hold_streams(
                 else:
                     why = f"no first event within {step_timeout} s"
                 raise BenchError(f"no event stream opened on GET {path}: {why}")
+            if held < target and held == results[-2]["held"]:
+                # Full: the step added streams and the worker served none of
+                # them. A larger step would only wait out its timeout again.
+                break
     finally:
         for task in tasks:
             task.cancel()
@@ -1052,6 +1082,7 @@ def profile_for(settings: dict) -> dict:
         profile["values"] = settings["values"]
     if "value_seconds" in explicit:
         profile["value_seconds"] = max(1, math.ceil(settings["value_seconds"]))
+        profile["trivial_value_seconds"] = profile["value_seconds"]
     if "warmup_seconds" in explicit:
         profile["warmup_seconds"] = max(1, math.ceil(settings["warmup_seconds"]))
     options = settings.get("options") or {}

@@ -109,6 +109,26 @@ def one_process_apart(case: dict) -> str | None:
     )
 
 
+def two_processes_apart(case: dict) -> str | None:
+    """Two processes, each steady on its own, whose means differ.
+
+    The same thing as :func:`one_process_apart` seen with two processes, where
+    there is no majority to say which of them is the odd one: named only when
+    each process's own values stay within the threshold.
+    """
+    runs = [run["values_us"] for run in case["runs"] if len(run["values_us"]) > 1]
+    if len(runs) != 2 or len(case["runs"]) != 2:
+        return None
+    own = [summarize(values)["cv"] for values in runs]
+    if max(own) > CV_THRESHOLD:
+        return None
+    low, high = sorted(statistics.fmean(values) for values in runs)
+    return (
+        f"the 2 processes disagree: each is steady on its own (CV {own[0]:.1%} and"
+        f" {own[1]:.1%}), and their means are {high / low - 1:.1%} apart"
+    )
+
+
 # A value further than this many robust standard deviations (1.4826 times the
 # median absolute deviation) from the figure's median is an outlier.
 OUTLIER_MADS = 3.0
@@ -144,8 +164,8 @@ def reason(case: dict, pinned: bool = False) -> str:
     """Why a flagged case spreads: what was measured, else what it runs.
 
     In that order: values that lost their core to another process, one
-    process whose mean stands apart, a few values that stand apart, then what
-    the case's requests do.
+    process whose mean stands apart (or two that disagree), a few values that
+    stand apart, then what the case's requests do.
 
     ``pinned``: the workers ran on one core, so their CPU time over wall time
     measures what other processes took (without pinning, a thread waiting
@@ -156,13 +176,16 @@ def reason(case: dict, pinned: bool = False) -> str:
         if found:
             return found
     if "runs" in case:
-        found = one_process_apart(case) or values_apart(case)
+        found = (
+            one_process_apart(case) or two_processes_apart(case) or values_apart(case)
+        )
         if found:
             return found
     params = case.get("params", {})
     path = params.get("path", "")
     if (
         params.get("bridge")
+        or params.get("hops")  # counted by the suite: hops per call
         or params.get("handler") == "asgi"
         or (params.get("handler") == "wsgi" and params.get("view") == "async")
         or path.startswith("asgi-")

@@ -45,6 +45,13 @@ def test_a_quick_run_times_every_phase(tmp_path):
     assert group["cases"]["check-all-keepalive"]["ratio"]["of"] == "check-all"
     # One bulk insert and one query, whatever the number of outcomes.
     assert group["record_hops"]["sync_to_async"] == 2
+    # Each short phase carries its hops per call, which a flagged figure's
+    # reason reads; the fan-outs hop to no thread and carry none.
+    hops = {name: case["params"].get("hops") for name, case in group["cases"].items()}
+    assert hops["record"] == 2
+    assert hops["fetch-services"] >= 1
+    assert hops["broadcast"] >= 1
+    assert hops["raw-floor"] is hops["check-all"] is None
 
 
 def test_the_worker_refuses_a_bad_count():

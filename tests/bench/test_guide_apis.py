@@ -57,6 +57,8 @@ def test_a_quick_run_times_every_stack_on_both_handlers(tmp_path):
         for run in case["runs"]:
             counted = {key: run["hops"][key] for key in HOPS[name]}
             assert counted == HOPS[name], name
+        # The count a flagged figure's reason reads (bench.stats.reason).
+        assert case["params"] == {"hops": sum(HOPS[name].values())}, name
 
 
 def test_the_worker_refuses_a_missing_database_in_one_line(tmp_path):

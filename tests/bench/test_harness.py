@@ -521,6 +521,28 @@ def test_a_process_that_stands_apart_is_named_with_its_offset():
     assert not flagged_reason(steady, slow, slow, steady).startswith("one process")
 
 
+def test_a_case_whose_suite_counted_hops_names_the_hand_off():
+    steady = [100.0, 101.0, 99.0, 100.0]
+    spread = [90.0, 110.0, 95.0, 120.0]
+    runs = [{"values_us": steady}, {"values_us": spread}, {"values_us": spread}]
+    for hops, expected in ((3, stats.HAND_OFF), (0, stats.UNEXPLAINED)):
+        case = {"params": {"hops": hops}, "runs": runs}
+        groups = {"g": {"cases": {"c": case}}}
+        assert stats.add_summaries(groups) == 1
+        assert case["unstable_reason"] == expected, hops
+
+
+def test_two_steady_processes_that_disagree_are_named_as_such():
+    steady = [100.0, 101.0, 99.0, 100.0]
+    slow = [110.0, 111.0, 109.0, 110.0]
+    why = flagged_reason(steady, slow)
+    assert why.startswith("the 2 processes disagree: each is steady on its own"), why
+    assert why.endswith("their means are 10.0% apart"), why
+    # A process that spreads on its own is not a steady one: no such reason.
+    spread = [90.0, 110.0, 95.0, 120.0]
+    assert not flagged_reason(steady, spread).startswith("the 2 processes")
+
+
 def test_values_that_stand_apart_are_named_when_the_rest_agree():
     # A burst in two values of two different processes, not a slow process.
     first = [100.0, 101.0, 99.0, 130.0, 100.0]

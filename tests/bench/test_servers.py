@@ -145,6 +145,18 @@ def test_the_lua_script_sends_the_method_and_counts_bad_statuses(recorder):
     assert report["errors"]["status"] == report["requests"] > 0
 
 
+def test_a_run_stops_at_its_length_not_at_wrks_next_whole_second(recorder):
+    needs_wrk()
+    started = time.monotonic()
+    report = servers.run_wrk(WRK, recorder + "/", connections=1, seconds=0.5)
+    elapsed = time.monotonic() - started
+    # wrk was given -d2s: only the SIGINT at 0.5 s ends it this soon, and wrk
+    # still reports, with the time the run really took.
+    assert elapsed < 1.5, elapsed
+    assert 0.4 <= report["seconds"] <= 0.6, report["seconds"]
+    assert report["requests"] > 0
+
+
 def test_wrk_that_cannot_connect_is_one_line():
     needs_wrk()
     port = servers.free_port()  # nothing listens there
@@ -659,11 +671,19 @@ def test_a_warm_server_warms_a_case_with_requests_and_skips_the_last_drain(
     running = servers.Running("a server", 1, None, None)
     profile = servers.PROFILES["full"]
     servers.measure(case, running, profile, "wrk")
-    assert calls == ["wrk 1 s", "drain"] * 3  # a second of warm-up, two values
+    # Half a second of warm-up, then two values of half a second: a trivial
+    # view keeps the worker busy, so a short run gives the same rate.
+    assert calls == ["wrk 0.5 s", "drain"] * 3
     calls.clear()
     servers.measure(case, running, profile, "wrk", warm=True, last=True)
     warm_up = f"{servers.WARMUP_REQUESTS} GET /t/"
-    assert calls == [warm_up, "wrk 1 s", "drain", "wrk 1 s"]
+    assert calls == [warm_up, "wrk 0.5 s", "drain", "wrk 0.5 s"]
+    # A view that waits keeps whole seconds: the request each connection has
+    # in flight at the stop is lost, a larger share of a shorter run.
+    calls.clear()
+    sleep = servers.ServerCase("servers-sleep", "gunicorn-sync", "raw", "raw", "/s/")
+    servers.measure(sleep, running, profile, "wrk")
+    assert calls == ["wrk 0.5 s", "drain", "wrk 1 s", "drain", "wrk 1 s", "drain"]
 
 
 # The check-all workload: logged in, through CSRF, every service checked.
@@ -751,10 +771,13 @@ def test_an_async_worker_holds_every_stream_and_a_thread_bound_one_does_not(
     # one Django started for the request's sync steps).
     assert steps[-1]["threads"] >= 20, steps
 
+    profile = {**profile, "sse_steps": (10, 20, 30)}
     sync_result = servers.measure_streams(cases["gunicorn-gthread"], env, profile)
     steps = sync_result["steps"]
-    # Ten threads: ten streams, and the other ten wait without an answer.
+    # Ten threads: ten streams, and the other ten wait without an answer. The
+    # worker is full, so the step to 30 is not taken.
     assert [step["held"] for step in steps] == [0, 10, 10]
+    assert [step["target"] for step in steps] == [0, 10, 20]
     assert steps[-1]["probe_ms"] is None  # a plain request waits behind them
     # A thread per stream: the worker's main thread and ten pool threads.
     assert steps[1]["threads"] >= 11, steps
