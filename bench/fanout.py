@@ -98,6 +98,8 @@ def processes_for(settings: dict) -> int:
 
 
 def group(records: list[dict]) -> dict:
+    from bench.stats import hop_count
+
     cases = {}
     for name, (label, baseline) in CASES.items():
         runs = [
@@ -106,8 +108,7 @@ def group(records: list[dict]) -> dict:
         ]
         params = {}
         if name in records[0]["phase_hops"]:
-            counted = records[0]["phase_hops"][name]
-            params["hops"] = counted["sync_to_async"] + counted["async_to_sync"]
+            params["hops"] = hop_count(records[0]["phase_hops"][name])
         cases[name] = {"label": label, "params": params, "unit": "us", "runs": runs}
         if baseline:
             cases[name]["baseline"] = baseline
@@ -171,16 +172,36 @@ async def measure(values: int) -> dict:
     def timed(name: str, started: float, calls: int = 1) -> None:
         out[name].append((time.perf_counter() - started) / calls * 1e6)
 
+    async def short(name: str, call):
+        """Time ``SHORT_CALLS`` calls of a short phase; the last call's result."""
+        # Each short phase pays for its own garbage, not for the phase's before
+        # it (the fan-out's, say): collecting what that left is not timed.
+        gc.collect()
+        started = time.perf_counter()
+        for _ in range(SHORT_CALLS):
+            result = await call()
+        timed(name, started, SHORT_CALLS)
+        return result
+
+    async def hops_of(call) -> dict:
+        with count_hops() as counted:
+            await call()
+        return dict(counted)
+
+    async def fetch_services():
+        return [s async for s in Service.objects.filter(enabled=True)]
+
+    async def record_outcomes():
+        return await record(outcomes)
+
+    async def broadcast():
+        await forget_tiles()
+        await checks_recorded.asend(sender=Service, outcomes=outcomes, changes=changes)
+
     settle()
     try:
         for _ in range(values + 1):  # the first round warms
-            # Each short phase pays for its own garbage, not for the fan-out's:
-            # a collection of what the phase before left is not timed.
-            gc.collect()
-            started = time.perf_counter()
-            for _ in range(SHORT_CALLS):
-                services = [s async for s in Service.objects.filter(enabled=True)]
-            timed("fetch-services", started, SHORT_CALLS)
+            services = await short("fetch-services", fetch_services)
             started = time.perf_counter()
             await raw_floor(services[0].url, len(services))
             timed("raw-floor", started)
@@ -194,36 +215,20 @@ async def measure(values: int) -> dict:
             with count_hops() as counted:
                 changes = await record(outcomes)
             hops = dict(counted)
-            gc.collect()
-            started = time.perf_counter()
-            for _ in range(SHORT_CALLS):
-                await record(outcomes)
-            timed("record", started, SHORT_CALLS)
+            await short("record", record_outcomes)
             # Each call adds a check per service: left in, the table grew all
             # run long and record()'s values with it (3.7 ms to 5.3 ms in a
             # full run). Deleted, every round writes into a table of one size.
             await Check.objects.filter(pk__gt=newest or 0).adelete()
-            gc.collect()
-            started = time.perf_counter()
-            for _ in range(SHORT_CALLS):
-                await forget_tiles()
-                await checks_recorded.asend(
-                    sender=Service, outcomes=outcomes, changes=changes
-                )
-            timed("broadcast", started, SHORT_CALLS)
+            await short("broadcast", broadcast)
         # The hops of one call of each short phase, untimed: a hop wakes
         # another thread, which is what makes such a phase's values spread
         # in an unpinned process (bench.stats.HAND_OFF).
-        phase_hops = {"record": hops}
-        with count_hops() as counted:
-            [s async for s in Service.objects.filter(enabled=True)]
-        phase_hops["fetch-services"] = dict(counted)
-        with count_hops() as counted:
-            await forget_tiles()
-            await checks_recorded.asend(
-                sender=Service, outcomes=outcomes, changes=changes
-            )
-        phase_hops["broadcast"] = dict(counted)
+        phase_hops = {
+            "fetch-services": await hops_of(fetch_services),
+            "record": hops,
+            "broadcast": await hops_of(broadcast),
+        }
     finally:
         for client in clients.values():
             await client.aclose()

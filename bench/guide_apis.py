@@ -89,6 +89,8 @@ def run(settings: dict, progress) -> dict:
 
 
 def group(records: list[dict], timing: dict, processes: int) -> dict:
+    from bench.stats import hop_count
+
     result = {}
     for name, label in cases().items():
         runs = [
@@ -99,9 +101,8 @@ def group(records: list[dict], timing: dict, processes: int) -> dict:
             }
             for record in records
         ]
-        counted = runs[0]["hops"]
-        hops = counted.get("sync_to_async", 0) + counted.get("async_to_sync", 0)
-        case = {"label": label, "params": {"hops": hops}, "unit": "us", "runs": runs}
+        params = {"hops": hop_count(runs[0]["hops"])}
+        case = {"label": label, "params": params, "unit": "us", "runs": runs}
         if name != BASELINE:
             case["baseline"] = BASELINE
         result[name] = case

@@ -160,6 +160,12 @@ def values_apart(case: dict) -> str | None:
     )
 
 
+def hop_count(counted: dict) -> int:
+    """The hops in a count of ``snippets.internals.hops.count_hops``: the
+    ``params["hops"]`` a suite gives a case for :func:`reason` to read."""
+    return counted["sync_to_async"] + counted["async_to_sync"]
+
+
 def reason(case: dict, pinned: bool = False) -> str:
     """Why a flagged case spreads: what was measured, else what it runs.
 
