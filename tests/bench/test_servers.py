@@ -151,9 +151,11 @@ def test_a_run_stops_at_its_length_not_at_wrks_next_whole_second(recorder):
     report = servers.run_wrk(WRK, recorder + "/", connections=1, seconds=0.5)
     elapsed = time.monotonic() - started
     # wrk was given -d2s: only the SIGINT at 0.5 s ends it this soon, and wrk
-    # still reports, with the time the run really took.
+    # still reports, with the time the run really took. Short of a whole
+    # second, not 0.5 s exactly: on a loaded machine wrk took 0.603 s to stop
+    # (CI, beside another test run).
     assert elapsed < 1.5, elapsed
-    assert 0.4 <= report["seconds"] <= 0.6, report["seconds"]
+    assert 0.4 <= report["seconds"] < 1.0, report["seconds"]
     assert report["requests"] > 0
 
 
