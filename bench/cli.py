@@ -199,8 +199,10 @@ class Workers:
     """Starts one worker at a time and makes sure none outlives the harness.
 
     ``pin=True`` keeps each worker, and every thread it starts, on one core.
-    A thread that asgiref wakes on another core costs several times as much
-    per hop as one on the same core, and which core the scheduler picks
+    A thread that asgiref wakes on another core costs more per hop than one
+    on the same core (how much more depends on the processor: about a third
+    on the Intel Xeon of 2026-12-05, several times on an AMD EPYC before
+    it), and which core the scheduler picks
     depends on what else the machine runs; on one core every hop is the same
     kind of switch. Suites whose workers measure threads running side by side
     (an executor's throughput, a server) leave it off.

@@ -129,6 +129,30 @@ def two_processes_apart(case: dict) -> str | None:
     )
 
 
+def one_process_moves(case: dict) -> str | None:
+    """The one process whose values spread, if every other is steady.
+
+    The case runs the same code in each process, so spread that its own
+    mechanism causes shows in every one of them. When all but one process
+    stay within the threshold, the spread came from something outside that
+    one process while it ran: its values drift, or one of them jumps, and
+    neither the offset nor the outlier rule can name it because that process
+    also sits apart from the rest.
+    """
+    runs = [run["values_us"] for run in case["runs"] if len(run["values_us"]) > 1]
+    if len(runs) < 2 or len(runs) != len(case["runs"]):
+        return None
+    own = [summarize(values)["cv"] for values in runs]
+    moving = [index for index, cv in enumerate(own) if cv > CV_THRESHOLD]
+    if len(moving) != 1:
+        return None
+    steady = max(cv for index, cv in enumerate(own) if index != moving[0])
+    return (
+        f"one process of {len(runs)} moves on its own (CV {own[moving[0]]:.1%})"
+        f" while the others are steady (CV {steady:.1%} at most)"
+    )
+
+
 # A value further than this many robust standard deviations (1.4826 times the
 # median absolute deviation) from the figure's median is an outlier.
 OUTLIER_MADS = 3.0
@@ -171,7 +195,8 @@ def reason(case: dict, pinned: bool = False) -> str:
 
     In that order: values that lost their core to another process, one
     process whose mean stands apart (or two that disagree), a few values that
-    stand apart, then what the case's requests do.
+    stand apart, one process that spreads while the others are steady, then
+    what the case's requests do.
 
     ``pinned``: the workers ran on one core, so their CPU time over wall time
     measures what other processes took (without pinning, a thread waiting
@@ -183,7 +208,10 @@ def reason(case: dict, pinned: bool = False) -> str:
             return found
     if "runs" in case:
         found = (
-            one_process_apart(case) or two_processes_apart(case) or values_apart(case)
+            one_process_apart(case)
+            or two_processes_apart(case)
+            or values_apart(case)
+            or one_process_moves(case)
         )
         if found:
             return found

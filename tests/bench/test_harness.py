@@ -444,9 +444,12 @@ asyncio.run(main())
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux only")
 def test_a_hop_costs_more_when_its_thread_wakes_on_another_core():
-    # stats.HAND_OFF's reason: the same hop costs several times as much when
-    # the executor's thread sits on another core, so where the scheduler puts
-    # that thread, and what the other core is doing, moves the figure.
+    # stats.HAND_OFF's reason: the same hop costs more when the executor's
+    # thread sits on another core, so where the scheduler puts that thread,
+    # and what the other core is doing, moves the figure. How much more
+    # depends on the processor: 1.34x at the least (median of a run's rounds,
+    # 15 runs) on the Intel Xeon of
+    # 2026-12-05, several times on the AMD EPYC before it.
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("one core: no other core to wake a thread on")
     result = subprocess.run(
@@ -457,7 +460,11 @@ def test_a_hop_costs_more_when_its_thread_wakes_on_another_core():
     )
     assert result.returncode == 0, result.stderr
     costs = json.loads(result.stdout)  # µs per hop
-    assert min(costs["other"]) > 1.5 * min(costs["same"]), costs
+    # Each round times the two cores one after the other, so a round's ratio
+    # is free of what the machine did between rounds.
+    rounds = zip(costs["same"], costs["other"], strict=True)
+    ratios = [other / same for same, other in rounds]
+    assert statistics.median(ratios) > 1.2, costs
 
 
 def pinned_shares(busy: bool) -> list[float]:
@@ -552,6 +559,22 @@ def test_values_that_stand_apart_are_named_when_the_rest_agree():
     # Values spread evenly have no outliers: the case's own reason stands.
     even = [80.0, 90.0, 100.0, 110.0, 120.0]
     assert flagged_reason(even, even, even) == stats.UNEXPLAINED
+
+
+def test_a_process_that_moves_while_the_others_are_steady_is_named():
+    # The shapes of the committed run's three figures that had no reason: a
+    # process that drifts across its values, and one whose first value jumps,
+    # each also sitting apart from a steady process.
+    steady = [44.0, 44.0, 43.8, 43.5]
+    drifting = [47.4, 47.1, 49.3, 52.8]
+    why = flagged_reason(drifting, steady)
+    assert why.startswith("one process of 2 moves on its own (CV 5.3%)"), why
+    assert why.endswith("others are steady (CV 0.5% at most)"), why
+    jumped = [2508.7, 2041.2, 1951.7, 1999.1]
+    calm = [1846.0, 1914.2, 1873.3, 1870.9]
+    assert flagged_reason(calm, jumped).startswith("one process of 2 moves"), why
+    # Every process spreading is the case's own doing: no process is named.
+    assert flagged_reason(drifting, drifting) == stats.UNEXPLAINED
 
 
 SETTLE = """
