@@ -94,7 +94,9 @@ def seconds(text: str) -> float:
 
 def build_parser() -> Parser:
     parser = Parser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="run")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{run,restat}"
+    )
     run = commands.add_parser(
         "run",
         help="measure and write the results as JSON",
@@ -148,6 +150,15 @@ def build_parser() -> Parser:
         help="versions and asgiref suites: the interpreter to use for Python X.Y"
         " (default: discovered from pyenv and PATH); repeatable",
     )
+    restat = commands.add_parser(
+        "restat",
+        help="recompute a results file's summaries and reasons from its values",
+        description="Recompute every figure's statistics, flags and unstable"
+        " reasons from the values a results file holds, with this checkout's"
+        " bench/stats.py, and write them back. The values stay as measured.",
+    )
+    restat.error = parser.error
+    restat.add_argument("file", type=Path, metavar="FILE", help="a results file")
     return parser
 
 
@@ -448,10 +459,45 @@ def print_summary(results: dict, output: Path) -> None:
     print(f"wrote {output} in {results['duration_seconds']:.0f} s")
 
 
+def restat(path: Path) -> int:
+    """``python -m bench restat FILE``: the summaries of ``FILE``, recomputed.
+
+    For when the rules that summarize a run change (a new reason for a
+    flagged figure, say) and the values need no new measurement. The file
+    records each restatement, with the count of flagged figures before it.
+    """
+    try:
+        results = json.loads(path.read_text())
+    except OSError as exc:
+        raise BenchError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise BenchError(f"{path} is not JSON: {exc}") from None
+    if not isinstance(results, dict) or not {"groups", "settings"} <= results.keys():
+        raise BenchError(f"{path} is not a results file: no groups or settings")
+    before = results.get("unstable_count")
+    pinned = bool(results["settings"].get("pin"))
+    results["unstable_count"] = stats.add_summaries(results["groups"], pinned=pinned)
+    results.setdefault("restated", []).append(
+        {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "unstable_count_before": before,
+        }
+    )
+    check_writable(path)
+    path.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    print(
+        f"restated {path}: {results['unstable_count']} figure(s) flagged"
+        f" (before: {before})"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "restat":
+            return restat(args.file)
         return run(args, argv)
     except BenchError as exc:
         print(f"python -m bench: error: {exc}", file=sys.stderr)

@@ -109,23 +109,24 @@ def one_process_apart(case: dict) -> str | None:
     )
 
 
-def two_processes_apart(case: dict) -> str | None:
-    """Two processes, each steady on its own, whose means differ.
+def processes_apart(case: dict) -> str | None:
+    """Processes, each steady on its own, whose means differ.
 
-    The same thing as :func:`one_process_apart` seen with two processes, where
-    there is no majority to say which of them is the odd one: named only when
-    each process's own values stay within the threshold.
+    The same thing as :func:`one_process_apart` where no majority says which
+    process is the odd one: two processes, or more that all sit apart.
+    Named only when each process's own values stay within the threshold.
     """
     runs = [run["values_us"] for run in case["runs"] if len(run["values_us"]) > 1]
-    if len(runs) != 2 or len(case["runs"]) != 2:
+    if len(runs) < 2 or len(runs) != len(case["runs"]):
         return None
-    own = [summarize(values)["cv"] for values in runs]
-    if max(own) > CV_THRESHOLD:
+    own = max(summarize(values)["cv"] for values in runs)
+    if own > CV_THRESHOLD:
         return None
-    low, high = sorted(statistics.fmean(values) for values in runs)
+    means = [statistics.fmean(values) for values in runs]
     return (
-        f"the 2 processes disagree: each is steady on its own (CV {own[0]:.1%} and"
-        f" {own[1]:.1%}), and their means are {high / low - 1:.1%} apart"
+        f"the {len(runs)} processes disagree: each is steady on its own (CV"
+        f" {own:.1%} at most), and their means are {max(means) / min(means) - 1:.1%}"
+        " apart"
     )
 
 
@@ -194,7 +195,7 @@ def reason(case: dict, pinned: bool = False) -> str:
     """Why a flagged case spreads: what was measured, else what it runs.
 
     In that order: values that lost their core to another process, one
-    process whose mean stands apart (or two that disagree), a few values that
+    process whose mean stands apart (or processes that all disagree), a few values that
     stand apart, one process that spreads while the others are steady, then
     what the case's requests do.
 
@@ -209,7 +210,7 @@ def reason(case: dict, pinned: bool = False) -> str:
     if "runs" in case:
         found = (
             one_process_apart(case)
-            or two_processes_apart(case)
+            or processes_apart(case)
             or values_apart(case)
             or one_process_moves(case)
         )

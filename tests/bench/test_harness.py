@@ -548,6 +548,11 @@ def test_two_steady_processes_that_disagree_are_named_as_such():
     # A process that spreads on its own is not a steady one: no such reason.
     spread = [90.0, 110.0, 95.0, 120.0]
     assert not flagged_reason(steady, spread).startswith("the 2 processes")
+    # Three steady processes that all sit apart: no one of them is the odd one.
+    slower = [120.0, 121.0, 119.0, 120.0]
+    why = flagged_reason(steady, slow, slower)
+    assert why.startswith("the 3 processes disagree: each is steady"), why
+    assert why.endswith("their means are 20.0% apart"), why
 
 
 def test_values_that_stand_apart_are_named_when_the_rest_agree():
@@ -608,3 +613,39 @@ def test_a_worker_freezes_what_it_holds_before_timing_so_full_collections_are_ch
     found = json.loads(result.stdout)
     assert found["frozen"] >= 300_000, found
     assert found["after"] < found["before"] / 5, found
+
+
+def test_restat_recomputes_reasons_from_the_values_and_keeps_them(tmp_path, capsys):
+    # A run recorded before the rule that names a moving process existed.
+    runs = [{"values_us": [47.4, 47.1, 49.3, 52.8]}, {"values_us": [44.0, 44.0, 43.8]}]
+    case = {"params": {"view": "sync"}, "runs": runs, "unstable": True}
+    case["unstable_reason"] = stats.UNEXPLAINED
+    results = {"settings": {"pin": True}, "groups": {"g": {"cases": {"c": case}}}}
+    path = tmp_path / "full.json"
+    path.write_text(json.dumps(results))
+    assert cli.main(["restat", str(path)]) == 0
+    assert "restated" in capsys.readouterr().out
+    restated = json.loads(path.read_text())
+    after = restated["groups"]["g"]["cases"]["c"]
+    assert after["unstable_reason"].startswith("one process of 2 moves"), after
+    assert after["runs"] == runs
+    assert restated["unstable_count"] == 1
+    assert restated["restated"][0]["unstable_count_before"] is None
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read"),
+        ("{", "is not JSON"),
+        ("[1]", "is not a results file"),
+        ('{"groups": {}}', "is not a results file"),
+    ],
+)
+def test_restat_refuses_what_is_not_a_results_file(tmp_path, capsys, content, message):
+    path = tmp_path / "full.json"
+    if content is not None:
+        path.write_text(content)
+    assert cli.main(["restat", str(path)]) == 1
+    assert message in capsys.readouterr().err
+    assert content is None or path.read_text() == content
