@@ -19,17 +19,40 @@ import copy
 import logging
 import logging.handlers
 import queue
+import sys
+
+
+class CurrentStderrHandler(logging.StreamHandler):
+    """A ``StreamHandler`` that writes to ``sys.stderr`` as it is at each write.
+
+    ``StreamHandler()`` keeps the ``sys.stderr`` of the moment it was built. A
+    program that swaps ``sys.stderr`` later (a daemonizer, a test runner that
+    captures output per test) would leave it writing to a stream that has
+    since closed: "ValueError: I/O operation on closed file" on every record.
+    """
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass  # StreamHandler.__init__ and setStream: always the current one.
 
 
 class ThreadedStreamHandler(logging.Handler):
-    """Like ``logging.StreamHandler(stream)``, but the write happens in a thread."""
+    """Like ``logging.StreamHandler(stream)``, but the write happens in a thread.
+
+    Without a ``stream``, it writes to ``sys.stderr`` as it is at each write.
+    """
 
     def __init__(self, stream=None):
         super().__init__()
         self.queue = queue.SimpleQueue()
-        self.listener = logging.handlers.QueueListener(
-            self.queue, logging.StreamHandler(stream)
+        writer = (
+            CurrentStderrHandler() if stream is None else logging.StreamHandler(stream)
         )
+        self.listener = logging.handlers.QueueListener(self.queue, writer)
         self.listener.start()
         self._running = True
 

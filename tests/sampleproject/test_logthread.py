@@ -59,6 +59,22 @@ async def test_logging_from_the_event_loop_does_not_write_on_it(handler_and_stre
     assert loop_thread not in stream.writers
 
 
+def test_without_a_stream_it_writes_to_the_stderr_of_the_moment(monkeypatch):
+    # Built while one stderr is in place, writing after another replaced it
+    # (pytest swaps it per test; a closed one raised on every record).
+    handler = ThreadedStreamHandler()
+    replaced = ThreadRecordingStream()
+    monkeypatch.setattr(sys, "stderr", replaced)
+    logger = logging.getLogger("tests.logthread.stderr")
+    logger.addHandler(handler)
+    try:
+        logger.warning("written to the stderr in place now")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert replaced.getvalue() == "written to the stderr in place now\n"
+
+
 def test_closing_twice_is_harmless(handler_and_stream):
     _, handler, _ = handler_and_stream
     handler.close()
