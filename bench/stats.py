@@ -195,9 +195,9 @@ def reason(case: dict, pinned: bool = False) -> str:
     """Why a flagged case spreads: what was measured, else what it runs.
 
     In that order: values that lost their core to another process, one
-    process whose mean stands apart (or processes that all disagree), a few values that
-    stand apart, one process that spreads while the others are steady, then
-    what the case's requests do.
+    process whose mean stands apart (or processes that all disagree), a few
+    values that stand apart, one process that spreads while the others are
+    steady, then what the case's requests do.
 
     ``pinned``: the workers ran on one core, so their CPU time over wall time
     measures what other processes took (without pinning, a thread waiting
