@@ -211,9 +211,9 @@ class Workers:
 
     ``pin=True`` keeps each worker, and every thread it starts, on one core.
     A thread that asgiref wakes on another core costs more per hop than one
-    on the same core (how much more depends on the processor: about a third
-    on the Intel Xeon of 2026-12-05, several times on an AMD EPYC before
-    it), and which core the scheduler picks
+    on the same core (how much more depends on the processor: 1.3 to 1.7
+    times on the Intel Xeon of 2026-12-05, several times on an AMD EPYC
+    before it), and which core the scheduler picks
     depends on what else the machine runs; on one core every hop is the same
     kind of switch. Suites whose workers measure threads running side by side
     (an executor's throughput, a server) leave it off.
@@ -398,15 +398,24 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         "settings": {**settings, "cv_threshold": stats.CV_THRESHOLD},
         "groups": groups,
     }
-    flagged = stats.add_summaries(results["groups"], pinned=bool(settings["pin"]))
-    results["unstable_count"] = flagged
+    summarize_results(results)
+    write_results(results, output)
+    print_summary(results, output)
+    return 0
+
+
+def summarize_results(results: dict) -> None:
+    """Each figure's stats, flags and reasons, and the count of flags."""
+    pinned = bool(results["settings"].get("pin"))
+    results["unstable_count"] = stats.add_summaries(results["groups"], pinned=pinned)
+
+
+def write_results(results: dict, output: Path) -> None:
     text = json.dumps(results, indent=1, ensure_ascii=False) + "\n"
     try:
         output.write_text(text)
     except OSError as exc:
         raise BenchError(f"cannot write {output}: {exc.strerror}") from None
-    print_summary(results, output)
-    return 0
 
 
 def worker_args(case: Case, settings: dict) -> list[str]:
@@ -475,8 +484,7 @@ def restat(path: Path) -> int:
     if not isinstance(results, dict) or not {"groups", "settings"} <= results.keys():
         raise BenchError(f"{path} is not a results file: no groups or settings")
     before = results.get("unstable_count")
-    pinned = bool(results["settings"].get("pin"))
-    results["unstable_count"] = stats.add_summaries(results["groups"], pinned=pinned)
+    summarize_results(results)
     results.setdefault("restated", []).append(
         {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -484,7 +492,7 @@ def restat(path: Path) -> int:
         }
     )
     check_writable(path)
-    path.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    write_results(results, path)
     print(
         f"restated {path}: {results['unstable_count']} figure(s) flagged"
         f" (before: {before})"

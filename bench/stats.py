@@ -109,6 +109,15 @@ def one_process_apart(case: dict) -> str | None:
     )
 
 
+def process_cvs(case: dict) -> list[float] | None:
+    """Each process's own coefficient of variation, in order; None unless the
+    case has two processes or more and each has two values or more."""
+    runs = [run["values_us"] for run in case["runs"]]
+    if len(runs) < 2 or any(len(values) < 2 for values in runs):
+        return None
+    return [summarize(values)["cv"] for values in runs]
+
+
 def processes_apart(case: dict) -> str | None:
     """Processes, each steady on its own, whose means differ.
 
@@ -116,15 +125,15 @@ def processes_apart(case: dict) -> str | None:
     process is the odd one: two processes, or more that all sit apart.
     Named only when each process's own values stay within the threshold.
     """
-    runs = [run["values_us"] for run in case["runs"] if len(run["values_us"]) > 1]
-    if len(runs) < 2 or len(runs) != len(case["runs"]):
+    own_cvs = process_cvs(case)
+    if own_cvs is None:
         return None
-    own = max(summarize(values)["cv"] for values in runs)
+    own = max(own_cvs)
     if own > CV_THRESHOLD:
         return None
-    means = [statistics.fmean(values) for values in runs]
+    means = [statistics.fmean(run["values_us"]) for run in case["runs"]]
     return (
-        f"the {len(runs)} processes disagree: each is steady on its own (CV"
+        f"the {len(means)} processes disagree: each is steady on its own (CV"
         f" {own:.1%} at most), and their means are {max(means) / min(means) - 1:.1%}"
         " apart"
     )
@@ -140,16 +149,15 @@ def one_process_moves(case: dict) -> str | None:
     neither the offset nor the outlier rule can name it because that process
     also sits apart from the rest.
     """
-    runs = [run["values_us"] for run in case["runs"] if len(run["values_us"]) > 1]
-    if len(runs) < 2 or len(runs) != len(case["runs"]):
+    own = process_cvs(case)
+    if own is None:
         return None
-    own = [summarize(values)["cv"] for values in runs]
     moving = [index for index, cv in enumerate(own) if cv > CV_THRESHOLD]
     if len(moving) != 1:
         return None
     steady = max(cv for index, cv in enumerate(own) if index != moving[0])
     return (
-        f"one process of {len(runs)} moves on its own (CV {own[moving[0]]:.1%})"
+        f"one process of {len(own)} moves on its own (CV {own[moving[0]]:.1%})"
         f" while the others are steady (CV {steady:.1%} at most)"
     )
 
